@@ -1,0 +1,46 @@
+from django.contrib import admin, messages
+
+from .models import Customer, Order, Tag
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "customer", "status", "amount_display", "owner", "created_at"]
+    list_filter = ["status", "owner"]
+    search_fields = ["number", "customer__name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["customer", "owner"]
+    list_per_page = 25
+    actions = ["mark_paid"]
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj: Order) -> str:
+        return f"${obj.amount:,.2f}"
+
+    @admin.action(description="Mark selected orders as paid")
+    def mark_paid(self, request, queryset):
+        updated = 0
+        for order in queryset.exclude(status=Order.Status.PAID):
+            order.status = Order.Status.PAID
+            order.save(update_fields=["status"])
+            updated += 1
+        self.message_user(request, f"{updated} orders marked as paid.", messages.SUCCESS)
+
+    def get_queryset(self, request):
+        # A row-level rule: account managers see their own orders only.
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(owner=request.user)
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "city"]
+    list_editable = ["city"]
+    search_fields = ["name", "email"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name"]

@@ -1,0 +1,35 @@
+"""realtime_admin: live changelists for the stock Django admin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+__version__ = "0.1.0.dev0"
+__all__ = ["notify"]
+
+
+def notify(
+    model: Any,
+    pks: Iterable[Any] | None = None,
+    op: str = "updated",
+    using: str | None = None,
+) -> None:
+    """Announce changes that sent no signal (``update()``, ``bulk_create``, raw SQL).
+
+    ``model`` is a model class (with ``pks``) or an instance (its own pk). ``op`` is
+    ``"created"``, ``"updated"`` or ``"deleted"``. Inside a transaction the notice goes out
+    when it commits, batched with the rest; outside one, at once::
+
+        Order.objects.filter(status="new").update(status="paid")
+        realtime_admin.notify(Order, paid_pks)
+    """
+    from django.db import router
+
+    from .capture import record
+
+    if pks is None:
+        if isinstance(model, type):
+            raise TypeError("notify(Model, pks): give the primary keys, or pass an instance.")
+        pks, model = [model.pk], type(model)
+    record(model, pks, op, using or router.db_for_write(model))

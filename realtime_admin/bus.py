@@ -1,0 +1,125 @@
+"""Group names and publishing change batches to the channel layer.
+
+A batch is ``{(model label, pk): op}``. It goes out as one message per model group:
+``{"type": "realtime_admin.changes", "model": label, "origin": ..., "seq": n,
+"changes": [[pk, op], ...]}``. Only primitives travel (channels_redis' msgpack refuses
+UUIDs, dates and lazy strings), and never row data: browsers fetch rows over HTTP.
+
+``origin`` names this process and ``seq`` counts its messages per group, so a consumer
+that sees ``seq`` jump knows it missed something and asks its page to resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import sys
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+
+from . import conf
+
+logger = logging.getLogger("realtime_admin")
+
+CREATED, UPDATED, DELETED = "created", "updated", "deleted"
+OPS = (CREATED, UPDATED, DELETED)
+EVENT_TYPE = "realtime_admin.changes"
+
+ORIGIN = uuid.uuid4().hex[:12]
+_counters: dict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
+_counters_lock = threading.Lock()
+# The event loop serving websockets in this process, once one connected. InMemoryChannelLayer's
+# queues belong to that loop, so in-memory publishes from other threads must run on it.
+_server_loop: asyncio.AbstractEventLoop | None = None
+_warned_in_memory = threading.Event()
+_tasks: set[asyncio.Task] = set()  # keeps fire-and-forget sends alive until done
+
+
+def serving(loop: asyncio.AbstractEventLoop) -> None:
+    """Called by the consumer: this process serves websockets on ``loop``."""
+    global _server_loop
+    _server_loop = loop
+
+
+def group_name(label: str) -> str:
+    """The channel-layer group of a model, from its ``app_label.model_name``."""
+    return f"{conf.get('GROUP_PREFIX')}.{label}"
+
+
+def _next_seq(group: str) -> int:
+    with _counters_lock:
+        return next(_counters[group])
+
+
+def publish(changes: Mapping[tuple[str, str], str]) -> None:
+    """Send one message per model group; never raises (the write already committed)."""
+    by_model: dict[str, list[list[str]]] = defaultdict(list)
+    for (label, pk), op in changes.items():
+        by_model[label].append([pk, op])
+    if not by_model:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        logger.warning("realtime_admin: no CHANNEL_LAYERS configured; changes not published.")
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:  # called from async code: send without blocking its loop
+        task = running.create_task(_send_all(layer, by_model))
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+        return
+    loop = _server_loop
+    if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
+        try:
+            asyncio.run_coroutine_threadsafe(_send_all(layer, by_model), loop).result(timeout=10)
+        except TimeoutError:
+            logger.error("realtime_admin: the server loop did not take changes within 10 s")
+    else:
+        if isinstance(layer, InMemoryChannelLayer) and not _serves_asgi():
+            _warn_in_memory_once()
+        async_to_sync(_send_all)(layer, by_model)
+
+
+def _serves_asgi() -> bool:
+    """Whether this process loaded the ASGI application (a server does; a worker, cron job
+    or shell does not, and its in-memory publishes reach nobody)."""
+    module = (getattr(settings, "ASGI_APPLICATION", None) or "").rpartition(".")[0]
+    return module in sys.modules
+
+
+def _warn_in_memory_once() -> None:
+    if not _warned_in_memory.is_set():
+        _warned_in_memory.set()
+        logger.warning(
+            "realtime_admin: changes were published through InMemoryChannelLayer by a process "
+            "that does not serve the ASGI application (a worker, cron job or shell?): open "
+            "admin tabs will not see them. Use channels_redis when several processes write."
+        )
+
+
+async def _send_all(layer, by_model: dict[str, list[list[str]]]) -> None:
+    """Never raises: the writes already committed, and delivery is best effort by design
+    (pages resync on the next notice or reconnect)."""
+    for label, rows in by_model.items():
+        group = group_name(label)
+        message = {
+            "type": EVENT_TYPE,
+            "model": label,
+            "origin": ORIGIN,
+            "seq": _next_seq(group),
+            "changes": rows,
+        }
+        try:
+            await layer.group_send(group, message)
+        except Exception:
+            logger.exception("realtime_admin: could not publish changes to %s", group)

@@ -1,0 +1,27 @@
+"""realtime_admin's settings, read in one place.
+
+Set any of these in a ``REALTIME_ADMIN`` dict in your settings::
+
+    REALTIME_ADMIN = {"WEBSOCKET_PATH": "ws/realtime-admin/"}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Where the websocket endpoint lives (routing.websocket_urlpatterns uses it).
+    "WEBSOCKET_PATH": "ws/realtime-admin/",
+    # Prefix of the channel-layer group names, one group per model.
+    "GROUP_PREFIX": "realtime_admin",
+    # Largest client frame the consumer accepts, in bytes.
+    "MAX_FRAME_BYTES": 64 * 1024,
+    # Most pks one refresh request may name (changed + shown rows).
+    "MAX_REQUEST_PKS": 1000,
+}
+
+
+def get(name: str) -> Any:
+    return {**DEFAULTS, **getattr(settings, "REALTIME_ADMIN", {})}[name]

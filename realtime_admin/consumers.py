@@ -1,0 +1,155 @@
+"""The websocket endpoint: tells a changelist tab which rows of its model changed.
+
+Frames from the browser::
+
+    {"type": "subscribe", "model": "shop.order", "site": "admin", "shown": ["3", "7"]}
+    {"type": "unsubscribe", "model": "shop.order"}
+
+Frames to the browser::
+
+    {"type": "subscribed", "model": "shop.order"}
+    {"type": "changes", "model": "shop.order", "seq": 4, "changes": [{"pk": "7", "op": "updated"}]}
+    {"type": "resync", "model": "shop.order"}       # something was missed: re-fetch everything
+    {"type": "error", "message": "..."}
+
+Nothing else: no row data, and on a model whose ModelAdmin has row-level rules
+(an overridden ``get_queryset``) not even the pk of a row the user may not see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.admin.sites import NotRegistered, all_sites
+
+from . import bus, conf
+from .permissions import has_row_rules, request_for, visible_pks
+
+CLOSE_NOT_STAFF = 4403
+MAX_SUBSCRIPTIONS = 50
+
+
+@dataclass
+class Subscription:
+    model_admin: admin.ModelAdmin
+    row_rules: bool
+    shown: set[str] = field(default_factory=set)
+    last_seq: dict[str, int] = field(default_factory=dict)  # per publishing process
+
+
+class ChangelistConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.subscriptions: dict[str, Subscription] = {}
+        self.seq = 0
+        bus.serving(asyncio.get_running_loop())
+        user = self.scope.get("user")
+        await self.accept()
+        if not (user and user.is_authenticated and user.is_active and user.is_staff):
+            await self.close(code=CLOSE_NOT_STAFF)
+
+    async def disconnect(self, code: int) -> None:
+        for label in list(getattr(self, "subscriptions", {})):
+            await self.channel_layer.group_discard(bus.group_name(label), self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if text_data is None:
+            return await self.send_error("Frames must be JSON text.")
+        if len(text_data.encode()) > conf.get("MAX_FRAME_BYTES"):
+            return await self.send_error("Frame too large.")
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            return await self.send_error("Frames must be JSON text.")
+        if not isinstance(content, dict):
+            return await self.send_error("A frame must be a JSON object.")
+        handler = {"subscribe": self.subscribe, "unsubscribe": self.unsubscribe}.get(
+            content.get("type")
+        )
+        if handler is None:
+            return await self.send_error("Unknown frame type.")
+        await handler(content)
+
+    async def send_error(self, message: str) -> None:
+        await self.send_json({"type": "error", "message": message})
+
+    async def subscribe(self, content: dict) -> None:
+        label, shown = content.get("model"), content.get("shown", [])
+        if not isinstance(label, str) or not isinstance(shown, list):
+            return await self.send_error("subscribe needs a model label and a list of shown pks.")
+        if label not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+            return await self.send_error("Too many subscriptions.")
+        model_admin = await database_sync_to_async(self.viewable_model_admin)(
+            label, content.get("site", "admin")
+        )
+        if model_admin is None:
+            # The same answer for "no such model" and "not yours to see".
+            return await self.send_error(f"Cannot subscribe to {label!r}.")
+        subscription = self.subscriptions.get(label)
+        if subscription is None or subscription.model_admin is not model_admin:
+            subscription = Subscription(model_admin, has_row_rules(model_admin))
+            self.subscriptions[label] = subscription
+            await self.channel_layer.group_add(bus.group_name(label), self.channel_name)
+        subscription.shown = {str(pk) for pk in shown[: conf.get("MAX_REQUEST_PKS")]}
+        await self.send_json({"type": "subscribed", "model": label})
+
+    async def unsubscribe(self, content: dict) -> None:
+        label = content.get("model")
+        if self.subscriptions.pop(label, None) is not None:
+            await self.channel_layer.group_discard(bus.group_name(label), self.channel_name)
+
+    def viewable_model_admin(self, label: str, site_name: object) -> admin.ModelAdmin | None:
+        site = next((s for s in all_sites if s.name == site_name), None)
+        try:
+            model = apps.get_model(label)
+            model_admin = site.get_model_admin(model) if site else None
+        except (LookupError, ValueError, NotRegistered):
+            return None
+        if model_admin and model_admin.has_view_or_change_permission(request_for(self.scope)):
+            return model_admin
+        return None
+
+    async def realtime_admin_changes(self, event: dict) -> None:
+        """A batch from the channel layer (bus.publish): forward what this user may see."""
+        label = event["model"]
+        subscription = self.subscriptions.get(label)
+        if subscription is None:
+            return
+        origin, seq = event["origin"], event["seq"]
+        last = subscription.last_seq.get(origin)
+        subscription.last_seq[origin] = seq
+        if last is not None and seq != last + 1:
+            await self.send_json({"type": "resync", "model": label})  # we missed a batch
+        changes = event["changes"]
+        if subscription.row_rules:
+            changes = await self.narrow(subscription, changes)
+        if changes:
+            self.seq += 1
+            await self.send_json(
+                {
+                    "type": "changes",
+                    "model": label,
+                    "seq": self.seq,
+                    "changes": [{"pk": pk, "op": op} for pk, op in changes],
+                }
+            )
+
+    async def narrow(self, subscription: Subscription, changes: list) -> list:
+        """Keep the changes to rows this user may see: live rows through the ModelAdmin's
+        ``get_queryset()``, deleted rows (gone from the database) only if the tab shows them."""
+        live = [pk for pk, op in changes if op != bus.DELETED]
+        visible = set()
+        if live:
+            visible = await database_sync_to_async(visible_pks)(
+                subscription.model_admin, request_for(self.scope), live
+            )
+        return [
+            (pk, op)
+            for pk, op in changes
+            if (pk in subscription.shown if op == bus.DELETED else pk in visible)
+        ]
