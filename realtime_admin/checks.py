@@ -57,6 +57,42 @@ def check_installation(app_configs, **kwargs) -> list:
     return errors
 
 
+REDIS_CORE_LAYER = "channels_redis.core.RedisChannelLayer"
+BLOCKING_POP_SECONDS = 5  # RedisChannelLayer.brpop_timeout
+
+
+def _redis_py_major() -> int:
+    try:
+        import redis
+    except ImportError:
+        return 0
+    return int(redis.__version__.split(".")[0])
+
+
+@register(Tags.compatibility)
+def check_redis_socket_timeout(app_configs, **kwargs) -> list:
+    """redis-py 8 reads with a 5 s socket timeout by default, as long as channels_redis'
+    blocking pop: idle consumers then crash every few seconds (channels_redis#422)."""
+    layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {})
+    if layer.get("BACKEND") != REDIS_CORE_LAYER or _redis_py_major() < 8:
+        return []
+    hosts = layer.get("CONFIG", {}).get("hosts", [("localhost", 6379)])
+    for host in hosts:
+        timeout = host.get("socket_timeout", 5) if isinstance(host, dict) else 5
+        if timeout is not None and timeout <= BLOCKING_POP_SECONDS:
+            return [
+                Warning(
+                    "With redis-py 8, channels_redis' websocket consumers crash with "
+                    "'Timeout reading from ...' every few seconds: redis-py's default "
+                    "socket_timeout (5 s) is no longer than the layer's blocking pop.",
+                    hint='Give each host a longer timeout: {"address": "redis://...", '
+                    '"socket_timeout": 10} (see channels_redis issue #422).',
+                    id="realtime_admin.W002",
+                )
+            ]
+    return []
+
+
 @register(Tags.compatibility, deploy=True)
 def check_layer_for_deployment(app_configs, **kwargs) -> list:
     if _layer_backend() != IN_MEMORY_LAYER:

@@ -15,18 +15,11 @@ from collections.abc import Collection
 from django.contrib import admin
 from django.contrib.admin.templatetags.admin_list import items_for_result, result_hidden_fields
 from django.contrib.messages.storage.base import BaseStorage
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.template import engines
 from django.urls import resolve
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-
-# Query parameters of the refresh endpoint; everything else is the tab's own querystring.
-CHANGED_PARAM = "_ra_changed"
-SHOWN_PARAM = "_ra_shown"
-FULL_PARAM = "_ra_full"
-REGION_PARAM = "_ra_region"
-OWN_PARAMS = (CHANGED_PARAM, SHOWN_PARAM, FULL_PARAM, REGION_PARAM)
 
 # The stock inclusion tags that render the parts of the page that hold counts.
 _FRAGMENTS = {
@@ -57,13 +50,11 @@ def tab_request(request: HttpRequest, suffix: str) -> HttpRequest:
     """The request the tab made for its changelist: same user, session and headers, the
     tab's querystring, and the changelist's path (so change links keep their filters)."""
     tab = copy.copy(request)
-    tab.GET = request.GET.copy()
-    for name in OWN_PARAMS:
-        tab.GET.pop(name, None)
-    tab.GET._mutable = False
+    tab.method = "GET"
+    tab.POST = QueryDict()
     tab.path = request.path.removesuffix(suffix)
     tab.path_info = request.path_info.removesuffix(suffix)
-    tab.META = {**request.META, "QUERY_STRING": tab.GET.urlencode(), "PATH_INFO": tab.path_info}
+    tab.META = {**request.META, "REQUEST_METHOD": "GET", "PATH_INFO": tab.path_info}
     tab.resolver_match = resolve(tab.path_info)
     tab._messages = _DiscardedMessages(tab)
     return tab
@@ -141,6 +132,6 @@ def changelist_state(
         state["formset"] = {
             "total": cl.formset.total_form_count(),
             "initial": cl.formset.initial_form_count(),
-            "hidden": "".join(result_hidden_fields(cl)),
+            "hidden": "".join(str(field) for field in result_hidden_fields(cl)),
         }
     return state

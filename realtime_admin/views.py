@@ -1,41 +1,68 @@
 """The HTTP endpoint a live changelist tab calls to refresh itself.
 
 It is mounted under each changelist (``<changelist>/__live__/``), wrapped by
-``AdminSite.admin_view`` (staff login) and answers through the ModelAdmin's own permission
-checks, so a tab never gets a row its user could not see on a reload.
+``AdminSite.admin_view`` (staff login, CSRF) and answers through the ModelAdmin's own
+permission checks, so a tab never gets a row its user could not see on a reload. The
+querystring is always the tab's own (filters, search, ordering, page).
+
+- ``POST`` with ``{"shown": [pk, ...], "changed": [pk, ...], "full": false}``: JSON telling
+  the tab how to bring its page up to date (see ``rows.changelist_state``).
+- ``GET``: the whole changelist page, rendered by the stock view, from which the tab takes
+  its changelist region when the results table appears or disappears.
 """
 
 from __future__ import annotations
+
+import json
+from itertools import chain
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods
 
 from . import conf, rows
 
 URL_SUFFIX = "__live__/"
 
 
-@require_GET
+class BadRefresh(ValueError):
+    pass
+
+
+def parse_refresh(body: bytes) -> tuple[list[str], list[str], bool]:
+    """The (shown, changed, full) of a refresh request body, or ``BadRefresh``."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise BadRefresh("The request body must be JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRefresh('Expected {"shown": [...], "changed": [...], "full": false}.')
+    shown, changed, full = data.get("shown", []), data.get("changed", []), data.get("full", False)
+    if not (isinstance(shown, list) and isinstance(changed, list) and isinstance(full, bool)):
+        raise BadRefresh('Expected {"shown": [...], "changed": [...], "full": false}.')
+    if len(shown) + len(changed) > conf.get("MAX_REQUEST_PKS"):
+        raise BadRefresh("Too many primary keys in one refresh request.")
+    if not all(isinstance(pk, str | int) for pk in chain(shown, changed)):
+        raise BadRefresh("Primary keys must be strings or integers.")
+    return [str(pk) for pk in shown], [str(pk) for pk in changed], full
+
+
+@require_http_methods(["GET", "POST"])
 def changelist_refresh(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
     if not model_admin.has_view_or_change_permission(request):
         raise PermissionDenied
-    changed = request.GET.getlist(rows.CHANGED_PARAM)
-    shown = request.GET.getlist(rows.SHOWN_PARAM)
-    full = request.GET.get(rows.FULL_PARAM, "0")
-    if full not in ("0", "1"):
-        return HttpResponseBadRequest(f"{rows.FULL_PARAM} must be 0 or 1.")
-    if len(changed) + len(shown) > conf.get("MAX_REQUEST_PKS"):
-        return HttpResponseBadRequest("Too many primary keys in one refresh request.")
     tab = rows.tab_request(request, URL_SUFFIX)
-    if request.GET.get(rows.REGION_PARAM) == "1":
-        # The whole page, rendered by the stock view; the tab takes its changelist region.
+    if request.method == "GET":
         return model_admin.changelist_view(tab)
     try:
-        state = rows.changelist_state(model_admin, tab, changed, shown, full == "1")
+        shown, changed, full = parse_refresh(request.body)
+    except BadRefresh as error:
+        return HttpResponseBadRequest(str(error))
+    try:
+        state = rows.changelist_state(model_admin, tab, changed, shown, full)
     except IncorrectLookupParameters:
-        # e.g. the tab's page number no longer exists: let it re-fetch the region.
+        # e.g. the tab's page number no longer exists: let it take the stock view's answer.
         state = {"region": True}
     return JsonResponse(state)

@@ -68,7 +68,7 @@
             // A page with a failed list_editable POST holds the user's input: never patch it.
             this.editing = Boolean(config.hasErrors);
             this.labelRows(config.pks);
-            this.shownSent = "";
+            this.shownSent = null; // the shown pks last sent on the socket, joined
             document.addEventListener("input", (event) => this.noteEdit(event), true);
             document.addEventListener("change", (event) => this.noteEdit(event), true);
             this.connect();
@@ -118,7 +118,7 @@
             }
             this.socket = socket;
             socket.addEventListener("open", () => {
-                this.shownSent = "";
+                this.shownSent = null;
                 this.sendShown();
                 if (this.connectedBefore) this.requestResync(); // we may have missed changes
                 this.connectedBefore = true;
@@ -207,14 +207,17 @@
             }
         }
 
+        // The URL keeps the tab's own querystring; what it shows and what changed go in the body.
         async fetchState(changed, full) {
-            const params = new URLSearchParams(location.search);
-            this.shownPks().forEach((pk) => params.append("_ra_shown", pk));
-            changed.forEach((pk) => params.append("_ra_changed", pk));
-            if (full) params.set("_ra_full", "1");
-            const response = await fetch(`${this.config.refreshUrl}?${params}`, {
+            const token = document.querySelector("#changelist-form [name=csrfmiddlewaretoken]");
+            const response = await fetch(this.config.refreshUrl + location.search, {
+                method: "POST",
                 credentials: "same-origin",
-                headers: {Accept: "application/json"},
+                headers: {
+                    "Content-Type": "application/json",
+                    "X-CSRFToken": token ? token.value : "",
+                },
+                body: JSON.stringify({shown: this.shownPks(), changed: changed, full: full}),
             });
             if (!response.ok) throw new Error(`refresh answered ${response.status}`);
             return response.json();
@@ -306,9 +309,7 @@
 
         // The results table appears or disappears: take the stock view's whole region.
         async replaceRegion() {
-            const params = new URLSearchParams(location.search);
-            params.set("_ra_region", "1");
-            const response = await fetch(`${this.config.refreshUrl}?${params}`, {
+            const response = await fetch(this.config.refreshUrl + location.search, {
                 credentials: "same-origin",
             });
             if (!response.ok) throw new Error(`region answered ${response.status}`);

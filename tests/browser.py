@@ -1,0 +1,109 @@
+"""A real Chromium (Debian's, driven by Playwright) against a live daphne server whose
+channel layer is a real Redis, so writes from other processes reach it."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from channels.testing import ChannelsLiveServerTestCase
+from django.conf import settings
+from django.test import Client
+
+from tests import services
+
+
+class LiveAdminTestCase(ChannelsLiveServerTestCase):
+    host = "127.0.0.1"
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(services.CHROMIUM):
+            services.missing("Chromium")
+        if not services.redis_available():
+            services.missing("Redis")
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            services.missing("Playwright")
+        os.environ["RA_TEST_LAYER"] = "redis"  # read by the server process at start
+        try:
+            super().setUpClass()
+        finally:
+            del os.environ["RA_TEST_LAYER"]
+        # Playwright's sync API keeps an event loop running on this thread; the test's own
+        # ORM calls (setting up users and rows) are still plain sync code.
+        cls._async_unsafe = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        cls.playwright = sync_playwright().start()
+        cls.browser = cls.playwright.chromium.launch(
+            executable_path=services.CHROMIUM, args=services.CHROMIUM_ARGS
+        )
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.browser.close()
+        cls.playwright.stop()
+        if cls._async_unsafe is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        super().tearDownClass()
+
+    def open_as(self, user, path: str, color_scheme: str = "light", **context):
+        """A fresh browser context logged in as ``user``, on ``path``; it records every
+        websocket frame the page receives in ``page.frames_received``."""
+        client = Client()
+        client.force_login(user)
+        browser_context = self.browser.new_context(color_scheme=color_scheme, **context)
+        browser_context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "url": self.live_server_url,
+                }
+            ]
+        )
+        self.addCleanup(browser_context.close)
+        page = browser_context.new_page()
+        page.frames_received = []
+        page.console_errors = []
+        page.on(
+            "websocket",
+            lambda ws: ws.on("framereceived", lambda payload: page.frames_received.append(payload)),
+        )
+        page.on(
+            "response",
+            lambda response: response.status >= 400
+            and page.console_errors.append(f"{response.status} {response.url}"),
+        )
+        page.on(
+            "console",
+            lambda message: message.type in ("error", "warning")
+            and page.console_errors.append(message.text),
+        )
+        page.goto(self.live_server_url + path)
+        self.wait_until_live(page)
+        return page
+
+    def wait_until_live(self, page, timeout_ms: int = 10000):
+        """Until the server has confirmed the page's subscription."""
+        for _ in range(timeout_ms // 25):
+            if any('"subscribed"' in frame for frame in page.frames_received):
+                return
+            page.wait_for_timeout(25)
+        raise AssertionError(f"no subscription confirmed; frames: {page.frames_received}")
+
+    @staticmethod
+    def row_texts(page) -> list[str]:
+        return page.eval_on_selector_all(
+            "#result_list tbody tr", "rows => rows.map(r => r.innerText.trim())"
+        )
+
+    @staticmethod
+    def results_html(page) -> list[str]:
+        """The header, each row and the paginator, minus the state this app or actions.js
+        adds to rows, for comparison with a fresh reload."""
+        parts = [page.inner_html("#result_list thead"), page.inner_html(".paginator")]
+        parts += page.eval_on_selector_all("#result_list tbody tr", "rows => rows.map(r => r.outerHTML)")
+        parts = [re.sub(r' data-ra-pk="[^"]*"', "", html) for html in parts]
+        return [re.sub(r'<tr class="(ra-flash|selected| )*">', "<tr>", html) for html in parts]

@@ -1,0 +1,78 @@
+import multiprocessing
+import os
+
+import pytest
+
+from tests import services
+
+# Live-server tests start daphne in a child process; fork after async tests breaks its
+# websocket handshake (INTERNALS.md §4), spawn does not.
+multiprocessing.set_start_method("spawn", force=True)
+
+
+def pytest_report_header(config):
+    return [
+        f"realtime_admin: database={os.environ.get('RA_TEST_DB', 'sqlite')}, "
+        f"redis={os.environ.get('RA_TEST_REDIS_URL', 'none')}, CI={bool(os.environ.get('CI'))}"
+    ]
+
+
+@pytest.fixture
+def redis_url():
+    if not services.redis_available():
+        services.missing("Redis")
+    return os.environ["RA_TEST_REDIS_URL"]
+
+
+@pytest.fixture
+def redis_layer(settings, redis_url):
+    """The channels_redis core layer against the real Redis, emptied before the test."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    settings.CHANNEL_LAYERS = settings.REDIS_LAYERS
+    yield
+
+
+class OtherProcess:
+    """tests/other_process.py running beside the test, with the Redis channel layer."""
+
+    def __init__(self):
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parent.parent
+        env = {
+            **os.environ,
+            "RA_TEST_LAYER": "redis",
+            "PYTHONPATH": os.pathsep.join([str(root), str(root / "example_project")]),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.other_process"],
+            cwd=root,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def __call__(self, do: str, **fields) -> dict:
+        import json
+
+        self.process.stdin.write(json.dumps({"do": do, **fields}) + "\n")
+        self.process.stdin.flush()
+        reply = json.loads(self.process.stdout.readline())
+        assert "error" not in reply, reply["error"]
+        return reply
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def other_process(redis_url):
+    process = OtherProcess()
+    yield process
+    process.close()

@@ -1,0 +1,87 @@
+"""The real services the suite needs (Redis, PostgreSQL, Chromium): found, or started, or,
+under CI, a failure. Outside CI a missing service skips the tests that need it."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+CHROMIUM = os.environ.get("RA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def missing(what: str) -> None:
+    """A needed service is absent: fail under CI, skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required under CI", pytrace=False)
+    pytest.skip(f"{what} is not available")
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_redis() -> str | None:
+    """A Redis URL: the one in RA_TEST_REDIS_URL, one on 127.0.0.1:6379, or a throwaway
+    redis-server on a free loopback port. None when there is none to be had."""
+    if os.environ.get("RA_TEST_REDIS_URL"):
+        return os.environ["RA_TEST_REDIS_URL"]
+    if _answers("127.0.0.1", 6379):
+        url = "redis://127.0.0.1:6379/0"
+    else:
+        url = start_redis()
+    if url:
+        os.environ["RA_TEST_REDIS_URL"] = url
+    return url
+
+
+def start_redis(port: int | None = None) -> str | None:
+    binary = shutil.which("redis-server")
+    if not binary:
+        return None
+    port = port or _free_port()
+    workdir = tempfile.mkdtemp(prefix="ra-redis-")
+    process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+    )
+    atexit.register(process.terminate)
+    for _ in range(50):
+        if _answers("127.0.0.1", port):
+            return f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.1)
+    return None
+
+
+def redis_available() -> bool:
+    url = os.environ.get("RA_TEST_REDIS_URL", "")
+    host_port = url.removeprefix("redis://").split("/")[0]
+    host, _, port = host_port.partition(":")
+    return bool(url) and _answers(host, int(port or 6379))

@@ -1,0 +1,98 @@
+"""Settings for the test suite: the example project's shop app, SQLite or PostgreSQL.
+
+RA_TEST_DB=postgres runs against PostgreSQL (127.0.0.1:5432, user postgres, database test).
+RA_TEST_LAYER=redis (with RA_TEST_REDIS_URL) switches the channel layer to channels_redis;
+the live-server tests set it for their server process.
+"""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "example_project"))
+
+SECRET_KEY = "tests-only"
+DEBUG = False
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
+
+INSTALLED_APPS = [
+    "daphne",
+    "channels",
+    "realtime_admin",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "shop",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+ROOT_URLCONF = "demo.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+ASGI_APPLICATION = "demo.asgi.application"
+
+from tests.services import ensure_redis  # noqa: E402  (finds or starts one; None if none)
+
+REDIS_URL = ensure_redis() or "redis://127.0.0.1:6379/0"
+IN_MEMORY_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+REDIS_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # A socket timeout above the layer's 5 s blocking pop (channels_redis#422).
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}], "prefix": "ra-test"},
+    }
+}
+CHANNEL_LAYERS = REDIS_LAYERS if os.environ.get("RA_TEST_LAYER") == "redis" else IN_MEMORY_LAYERS
+
+if os.environ.get("RA_TEST_DB") == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": os.environ.get("RA_TEST_PG_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("RA_TEST_PG_PORT", "5432"),
+            "USER": os.environ.get("RA_TEST_PG_USER", "postgres"),
+            "NAME": "test",
+            # One test database per Python/Django job, so two CI jobs can share a server.
+            "TEST": {"NAME": os.environ.get("RA_TEST_PG_NAME", "test_realtime_admin")},
+        }
+    }
+else:
+    # A file, so the live server's process shares it (ChannelsLiveServerTestCase).
+    _db_dir = os.environ.setdefault("RA_TEST_SQLITE_DIR", tempfile.mkdtemp(prefix="ra-test-"))
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.path.join(_db_dir, "db.sqlite3"),
+            "TEST": {"NAME": os.path.join(_db_dir, "test.sqlite3")},
+        }
+    }
+
+if os.environ.get("RA_TEST_USE_TEST_DB"):
+    # A helper process (tests/other_process.py) writes into the test database.
+    DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+STATIC_URL = "static/"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

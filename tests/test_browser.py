@@ -1,0 +1,182 @@
+"""What staff see: the stock changelist, kept live, in a real browser."""
+
+import json
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from tests import factories
+from tests.browser import LiveAdminTestCase
+from tests.conftest import OtherProcess
+
+pytestmark = pytest.mark.browser
+
+ORDERS = "/admin/shop/order/"
+
+
+class LiveChangelistTests(LiveAdminTestCase):
+    def setUp(self):
+        self.root = factories.superuser()
+        self.customer = factories.customer("Ada Lovelace")
+        self.writer = OtherProcess()  # a worker or cron job: its own process
+        self.addCleanup(self.writer.close)
+
+    def create(self, number, **fields):
+        return self.writer("create", customer_id=self.customer.pk, number=number, **fields)["pk"]
+
+    def wait_for_rows(self, page, expected):
+        page.wait_for_function(
+            "expected => JSON.stringify(Array.from(document.querySelectorAll("
+            "'#result_list tbody tr th a')).map(a => a.textContent)) === JSON.stringify(expected)",
+            arg=expected,
+        )
+
+    def test_rows_appear_change_and_disappear_with_the_counts(self):
+        for number in ("A-1", "A-2"):
+            self.create(number)
+        page = self.open_as(self.root, ORDERS)
+        self.wait_for_rows(page, ["A-2", "A-1"])
+
+        new = self.create("A-3")
+        self.wait_for_rows(page, ["A-3", "A-2", "A-1"])  # newest first, as ordered
+        assert page.inner_text(".paginator").strip().endswith("3 orders")
+        assert "ra-flash" in page.get_attribute("#result_list tbody tr:first-child", "class")
+
+        self.writer("update", pk=new, status="paid")
+        page.wait_for_function(
+            "() => document.querySelector('#result_list tbody tr td.field-status')"
+            ".textContent === 'Paid'"
+        )
+        self.writer("delete", pk=new)
+        self.wait_for_rows(page, ["A-2", "A-1"])
+        assert "2 orders" in page.inner_text(".paginator")
+        assert page.console_errors == []
+
+    def test_the_live_page_equals_a_fresh_reload(self):
+        pks = [self.create(f"B-{n}") for n in range(4)]
+        page = self.open_as(self.root, ORDERS + "?o=-4")  # by amount, descending
+        self.writer("update", pk=pks[0], amount="99.00")
+        self.writer("delete", pk=pks[1])
+        self.create("B-9", amount="50.00")
+        self.wait_for_rows(page, ["B-0", "B-9", "B-3", "B-2"])
+        page.wait_for_timeout(300)  # let the flashes and fragments settle
+        live = self.results_html(page)
+        page.reload()
+        assert self.results_html(page) == live
+
+    def test_a_filtered_tab_gains_and_loses_rows_as_they_match(self):
+        paid = self.create("C-1", status="paid")
+        self.create("C-2", status="new")
+        page = self.open_as(self.root, ORDERS + "?status__exact=new")
+        self.wait_for_rows(page, ["C-2"])
+        self.writer("update", pk=paid, status="new")
+        self.wait_for_rows(page, ["C-2", "C-1"])
+        self.writer("update", pk=paid, status="shipped")
+        self.wait_for_rows(page, ["C-2"])
+        assert "1 order" in page.inner_text(".paginator")
+
+    def test_a_row_level_restricted_user_sees_and_hears_only_her_rows(self):
+        alice = factories.staff("alice", "view_order")
+        mine = self.create("D-1", owner_id=alice.pk)
+        page = self.open_as(alice, ORDERS)
+        self.wait_for_rows(page, ["D-1"])
+        secret = self.create("D-SECRET")  # owned by nobody: not hers
+        self.writer("update", pk=secret, status="paid")
+        self.create("D-2", owner_id=alice.pk)
+        self.wait_for_rows(page, ["D-2", "D-1"])
+        page.wait_for_timeout(300)
+        frames = [json.loads(frame) for frame in page.frames_received]
+        announced = {change["pk"] for f in frames for change in f.get("changes", [])}
+        assert str(secret) not in announced
+        assert str(mine) not in announced
+        assert "D-SECRET" not in page.content()
+
+    def test_a_checked_row_stays_checked_and_actions_keep_working(self):
+        for number in ("E-1", "E-2"):
+            self.create(number)
+        page = self.open_as(self.root, ORDERS)
+        page.check("#result_list tbody tr:nth-child(2) input.action-select")  # E-1
+        assert page.inner_text(".action-counter") == "1 of 2 selected"
+
+        self.create("E-3")
+        self.wait_for_rows(page, ["E-3", "E-2", "E-1"])
+        assert page.is_checked("#result_list tbody tr:nth-child(3) input.action-select")
+        page.wait_for_function(
+            "() => document.querySelector('.action-counter').textContent === '1 of 3 selected'"
+        )
+        page.check("#result_list tbody tr:first-child input.action-select")  # the new row
+        assert page.inner_text(".action-counter") == "2 of 3 selected"
+        page.click("#action-toggle")
+        assert page.inner_text(".action-counter") == "3 of 3 selected"
+        assert all(
+            page.eval_on_selector_all("input.action-select", "boxes => boxes.map(b => b.checked)")
+        )
+
+        # ...and the action runs on exactly the rows checked, inserted one included.
+        page.select_option("select[name=action]", "mark_paid")
+        page.click("#changelist-form button[name=index]")
+        page.wait_for_selector(".messagelist .success")
+        assert "3 orders marked as paid" in page.inner_text(".messagelist")
+
+    def test_unsaved_list_editable_input_is_never_overwritten(self):
+        grace = factories.customer("Grace Hopper", city="Arlington")
+        page = self.open_as(self.root, "/admin/shop/customer/")
+        city = "#result_list tbody tr:first-child input[name=form-0-city]"  # Ada, first by name
+        page.fill(city, "Somewhere new")
+        self.writer("update", model="shop.customer", pk=grace.pk, city="Washington")
+        page.wait_for_selector("#ra-stale-notice")
+        assert "1 row changed elsewhere" in page.inner_text("#ra-stale-notice")
+        assert page.input_value(city) == "Somewhere new"
+        assert page.input_value("input[name=form-1-city]") == "Arlington"
+
+    def test_list_editable_rows_update_while_nothing_is_typed(self):
+        grace = factories.customer("Grace Hopper", city="Arlington")
+        page = self.open_as(self.root, "/admin/shop/customer/")
+        self.writer("update", model="shop.customer", pk=grace.pk, city="Washington")
+        page.wait_for_function(
+            "() => document.querySelector('input[name=form-1-city]').value === 'Washington'"
+        )
+        # The page still saves: the formset's management form and ids stayed consistent.
+        page.fill("input[name=form-0-city]", "Paris")
+        page.click("input[name=_save]")
+        page.wait_for_selector(".messagelist .success")
+        assert page.input_value("input[name=form-0-city]") == "Paris"
+
+    def test_an_empty_changelist_fills_in_and_empties_again(self):
+        page = self.open_as(self.root, ORDERS)
+        assert page.query_selector("#result_list") is None
+        pk = self.create("F-1")
+        self.wait_for_rows(page, ["F-1"])
+        assert "1 order" in page.inner_text(".paginator")
+        self.writer("delete", pk=pk)
+        page.wait_for_function("() => !document.querySelector('#result_list')")
+        assert "0 orders" in page.inner_text(".paginator")
+
+    def test_when_the_refresh_fails_the_stock_page_is_left_alone(self):
+        self.create("G-1")
+        page = self.open_as(self.root, ORDERS)
+        page.route(re.compile(r".*/__live__/.*"), lambda route: route.abort())
+        before = page.inner_html("#result_list")
+        self.create("G-2")
+        page.wait_for_selector("#ra-stale-notice")
+        assert page.inner_html("#result_list") == before
+        page.check("#result_list tbody tr:first-child input.action-select")
+        assert page.inner_text(".action-counter") == "1 of 1 selected"
+
+    def test_a_popup_changelist_is_live_without_actions(self):
+        self.create("H-1")
+        page = self.open_as(self.root, ORDERS + "?_popup=1&_to_field=id")
+        self.create("H-2")
+        self.wait_for_rows(page, ["H-2", "H-1"])
+        assert page.query_selector("input.action-select") is None
+        assert page.get_attribute("#result_list tbody tr:first-child th a", "data-popup-opener")
+
+    def test_staff_without_view_permission_get_no_notices(self):
+        self.create("I-1")
+        viewer = factories.staff("viewer", "view_customer")
+        viewer.user_permissions.add(Permission.objects.get(codename="view_order"))
+        page = self.open_as(viewer, "/admin/shop/customer/")
+        self.create("I-2")
+        page.wait_for_timeout(500)
+        assert not [f for f in page.frames_received if "shop.order" in f]

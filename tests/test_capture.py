@@ -1,0 +1,171 @@
+"""Capture: signals -> per-transaction buffer -> one batch published on commit."""
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.core.management import call_command
+from django.db import transaction
+from shop.models import Customer, Order, Tag
+
+import realtime_admin
+from realtime_admin import bus
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Every batch handed to the bus, as {(label, pk): op} dicts."""
+    batches = []
+    monkeypatch.setattr(bus, "publish", lambda changes: batches.append(dict(changes)))
+    return batches
+
+
+def test_a_committed_transaction_publishes_one_batch_for_all_its_changes(published):
+    customer = factories.customer()
+    published.clear()
+    with transaction.atomic():
+        first = factories.order(customer=customer)
+        second = factories.order(customer=customer)
+        first.status = Order.Status.PAID
+        first.save()
+    assert published == [
+        {("shop.order", str(first.pk)): "created", ("shop.order", str(second.pk)): "created"}
+    ]
+
+
+def test_nothing_is_published_before_the_commit(published):
+    with transaction.atomic():
+        factories.order()
+        assert published == []
+    assert len(published) == 1
+
+
+def test_a_rolled_back_transaction_publishes_nothing(published):
+    customer = factories.customer()
+    published.clear()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        factories.order(customer=customer)
+        raise RuntimeError
+    assert published == []
+    # ...and the next transaction starts with an empty buffer.
+    with transaction.atomic():
+        kept = factories.order(customer=customer)
+    assert published == [{("shop.order", str(kept.pk)): "created"}]
+
+
+def test_a_change_inside_a_rolled_back_savepoint_is_not_published(published):
+    customer = factories.customer()
+    published.clear()
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            factories.order(customer=customer, number="GONE")
+            raise RuntimeError
+        kept = factories.order(customer=customer)
+    assert published == [{("shop.order", str(kept.pk)): "created"}]
+
+
+def test_released_savepoints_share_the_transaction_batch(published):
+    customer = factories.customer()
+    published.clear()
+    with transaction.atomic():
+        orders = []
+        for _ in range(5):
+            with transaction.atomic():  # a savepoint per item, as batch jobs do
+                orders.append(factories.order(customer=customer))
+    assert published == [{("shop.order", str(o.pk)): "created" for o in orders}]
+
+
+def test_changes_to_one_row_are_folded_into_one_entry(published):
+    order = factories.order()
+    published.clear()
+    with transaction.atomic():
+        for status in ("paid", "shipped", "cancelled"):
+            order.status = status
+            order.save()
+    assert published == [{("shop.order", str(order.pk)): "updated"}]
+
+
+def test_a_row_created_and_deleted_in_one_transaction_is_not_announced(published):
+    customer = factories.customer()
+    published.clear()
+    with transaction.atomic():
+        factories.order(customer=customer).delete()
+    assert published in ([], [{}])
+
+
+def test_a_delete_after_an_update_is_a_delete(published):
+    order = factories.order()
+    published.clear()
+    with transaction.atomic():
+        order.status = "paid"
+        order.save()
+        pk = order.pk
+        order.delete()
+    assert published == [{("shop.order", str(pk)): "deleted"}]
+
+
+def test_autocommit_writes_publish_at_once(published):
+    order = factories.order()
+    assert published[-1] == {("shop.order", str(order.pk)): "created"}
+
+
+def test_cascaded_deletes_are_announced(published):
+    customer = factories.customer()
+    orders = [factories.order(customer=customer) for _ in range(2)]
+    published.clear()
+    customer_pk = customer.pk
+    customer.delete()
+    assert published == [
+        {
+            ("shop.customer", str(customer_pk)): "deleted",
+            **{("shop.order", str(o.pk)): "deleted" for o in orders},
+        }
+    ]
+
+
+def test_m2m_changes_announce_both_sides(published):
+    order = factories.order()
+    tag = Tag.objects.create(name="gift")
+    published.clear()
+    order.tags.add(tag)
+    assert published == [
+        {("shop.order", str(order.pk)): "updated", ("shop.tag", str(tag.pk)): "updated"}
+    ]
+
+
+def test_models_no_admin_shows_are_not_announced(published):
+    SessionStore().create()
+    assert published == []
+
+
+def test_fixture_loads_are_ignored(published, tmp_path):
+    fixture = tmp_path / "customers.json"
+    fixture.write_text('[{"model": "shop.customer", "pk": 70, "fields": {"name": "Fixture"}}]')
+    call_command("loaddata", str(fixture), verbosity=0)
+    assert Customer.objects.filter(pk=70).exists()
+    assert published in ([], [{}])
+
+
+def test_notify_announces_writes_that_send_no_signal(published):
+    orders = [factories.order() for _ in range(3)]
+    published.clear()
+    with transaction.atomic():
+        Order.objects.filter(pk__in=[o.pk for o in orders]).update(status="paid")
+        realtime_admin.notify(Order, [o.pk for o in orders])
+        assert published == []
+    assert published == [{("shop.order", str(o.pk)): "updated" for o in orders}]
+
+
+def test_notify_takes_an_instance_and_an_op(published):
+    order = factories.order()
+    published.clear()
+    realtime_admin.notify(order, op="deleted")
+    assert published == [{("shop.order", str(order.pk)): "deleted"}]
+
+
+def test_notify_rejects_what_it_cannot_announce():
+    with pytest.raises(TypeError, match="give the primary keys"):
+        realtime_admin.notify(Order)
+    with pytest.raises(ValueError, match="op must be one of"):
+        realtime_admin.notify(Order, [1], op="renamed")

@@ -1,0 +1,178 @@
+"""The websocket endpoint, spoken to through the project's real ASGI stack."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from shop.models import Order
+
+from realtime_admin import bus
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PATH = "/ws/realtime-admin/"
+
+
+@sync_to_async
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def connect(user=None, origin=b"http://testserver"):
+    from demo.asgi import application
+
+    headers = [(b"origin", origin), (b"host", b"testserver")]
+    if user is not None:
+        headers.append((b"cookie", await session_cookie(user)))
+    communicator = WebsocketCommunicator(application, PATH, headers=headers)
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+async def subscribe(communicator, model="shop.order", shown=()):
+    await communicator.send_json_to({"type": "subscribe", "model": model, "shown": list(shown)})
+    return await communicator.receive_json_from()
+
+
+make = database_sync_to_async
+
+
+async def test_anonymous_sockets_are_closed_with_a_clear_code():
+    communicator, connected = await connect()
+    assert connected
+    assert await communicator.receive_output() == {"type": "websocket.close", "code": 4403}
+
+
+async def test_non_staff_users_are_closed_too():
+    user = await make(factories.staff)("visitor")
+    user.is_staff = False
+    await make(user.save)()
+    communicator, _ = await connect(user)
+    assert (await communicator.receive_output())["code"] == 4403
+
+
+async def test_a_foreign_origin_is_refused():
+    user = await make(factories.superuser)()
+    _, connected = await connect(user, origin=b"http://evil.example")
+    assert not connected
+
+
+async def test_staff_get_notices_of_committed_changes():
+    communicator, _ = await connect(await make(factories.superuser)())
+    assert await subscribe(communicator) == {"type": "subscribed", "model": "shop.order"}
+    order = await make(factories.order)()
+    assert await communicator.receive_json_from() == {
+        "type": "changes",
+        "model": "shop.order",
+        "seq": 1,
+        "changes": [{"pk": str(order.pk), "op": "created"}],
+    }
+    order.status = "paid"
+    await make(order.save)()
+    frame = await communicator.receive_json_from()
+    assert frame["seq"] == 2
+    assert frame["changes"] == [{"pk": str(order.pk), "op": "updated"}]
+    await communicator.disconnect()
+
+
+async def test_a_model_the_user_may_not_view_gives_nothing():
+    user = await make(factories.staff)("bob", "view_customer")
+    communicator, _ = await connect(user)
+    answer = await subscribe(communicator, "shop.order")
+    assert answer == {"type": "error", "message": "Cannot subscribe to 'shop.order'."}
+    await make(factories.order)()
+    assert await communicator.receive_nothing(timeout=0.3)
+    assert await subscribe(communicator, "shop.customer") == {
+        "type": "subscribed",
+        "model": "shop.customer",
+    }
+
+
+@pytest.mark.parametrize("model", ["shop.nothing", "sessions.session", "nonsense", 7])
+async def test_unknown_or_unregistered_models_are_refused(model):
+    communicator, _ = await connect(await make(factories.superuser)())
+    answer = await subscribe(communicator, model)
+    assert answer["type"] == "error"
+
+
+async def test_row_level_rules_hold_on_the_socket():
+    alice = await make(factories.staff)("alice", "view_order")
+    someone = await make(factories.staff)("someone", "view_order")
+    hers = await make(factories.order)(owner=alice)
+    theirs = await make(factories.order)(owner=someone)
+    communicator, _ = await connect(alice)
+    await subscribe(communicator, shown=[hers.pk])
+
+    await make(factories.order)(owner=someone)  # not hers: not even its pk
+    theirs.status = "paid"
+    await make(theirs.save)()
+    await make(theirs.delete)()  # deleted, but never shown to her
+    assert await communicator.receive_nothing(timeout=0.3)
+
+    hers.status = "paid"
+    await make(hers.save)()
+    assert (await communicator.receive_json_from())["changes"] == [
+        {"pk": str(hers.pk), "op": "updated"}
+    ]
+    pk = hers.pk
+    await make(hers.delete)()
+    assert (await communicator.receive_json_from())["changes"] == [
+        {"pk": str(pk), "op": "deleted"}
+    ]
+
+
+async def test_unsubscribed_sockets_hear_nothing_more():
+    communicator, _ = await connect(await make(factories.superuser)())
+    await subscribe(communicator)
+    await communicator.send_json_to({"type": "unsubscribe", "model": "shop.order"})
+    await make(factories.order)()
+    assert await communicator.receive_nothing(timeout=0.3)
+
+
+async def test_a_gap_in_a_publishers_sequence_asks_the_page_to_resync():
+    communicator, _ = await connect(await make(factories.superuser)())
+    await subscribe(communicator)
+    layer = get_channel_layer()
+    event = {"type": bus.EVENT_TYPE, "model": "shop.order", "origin": "elsewhere"}
+    await layer.group_send(bus.group_name("shop.order"), {**event, "seq": 1, "changes": []})
+    await layer.group_send(bus.group_name("shop.order"), {**event, "seq": 3, "changes": []})
+    assert await communicator.receive_json_from() == {"type": "resync", "model": "shop.order"}
+
+
+@pytest.mark.parametrize(
+    "frame, message",
+    [
+        ({"text_data": "not json"}, "Frames must be JSON text."),
+        ({"bytes_data": b"\x00\x01"}, "Frames must be JSON text."),
+        ({"text_data": "[1]"}, "A frame must be a JSON object."),
+        ({"text_data": '{"type": "shout"}'}, "Unknown frame type."),
+        ({"text_data": '{"type": "subscribe", "model": "shop.order", "shown": 3}'}, None),
+        ({"text_data": '{"type": "subscribe", "x": "' + "a" * 70000 + '"}'}, "Frame too large."),
+    ],
+)
+async def test_bad_frames_get_an_error_frame_and_the_socket_lives_on(frame, message):
+    communicator, _ = await connect(await make(factories.superuser)())
+    await communicator.send_to(**frame)
+    answer = await communicator.receive_json_from()
+    assert answer["type"] == "error"
+    if message:
+        assert answer["message"] == message
+    assert await subscribe(communicator) == {"type": "subscribed", "model": "shop.order"}
+
+
+async def test_notify_reaches_sockets():
+    communicator, _ = await connect(await make(factories.superuser)())
+    await subscribe(communicator)
+    order = await make(factories.order)()
+    await communicator.receive_json_from()
+    await make(Order.objects.filter(pk=order.pk).update)(status="shipped")
+    import realtime_admin
+
+    await make(realtime_admin.notify)(Order, [order.pk])
+    frame = await communicator.receive_json_from()
+    assert frame["changes"] == [{"pk": str(order.pk), "op": "updated"}]
