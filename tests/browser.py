@@ -73,13 +73,16 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
         )
         page.on(
             "response",
-            lambda response: response.status >= 400
-            and page.console_errors.append(f"{response.status} {response.url}"),
+            lambda response: (
+                response.status >= 400
+                and page.console_errors.append(f"{response.status} {response.url}")
+            ),
         )
         page.on(
             "console",
-            lambda message: message.type in ("error", "warning")
-            and page.console_errors.append(message.text),
+            lambda message: (
+                message.type in ("error", "warning") and page.console_errors.append(message.text)
+            ),
         )
         page.goto(self.live_server_url + path)
         self.wait_until_live(page)
@@ -104,6 +107,8 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
         """The header, each row and the paginator, minus the state this app or actions.js
         adds to rows, for comparison with a fresh reload."""
         parts = [page.inner_html("#result_list thead"), page.inner_html(".paginator")]
-        parts += page.eval_on_selector_all("#result_list tbody tr", "rows => rows.map(r => r.outerHTML)")
+        parts += page.eval_on_selector_all(
+            "#result_list tbody tr", "rows => rows.map(r => r.outerHTML)"
+        )
         parts = [re.sub(r' data-ra-pk="[^"]*"', "", html) for html in parts]
         return [re.sub(r'<tr class="(ra-flash|selected| )*">', "<tr>", html) for html in parts]

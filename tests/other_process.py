@@ -1,7 +1,7 @@
 """A second process that writes like a worker or cron job would, driven over stdin/stdout.
 
-Each input line is JSON ``{"do": "create"|"update"|"delete", "model": "shop.order", ...}``; each output line
-is JSON with the pk touched and ``committed_at`` (epoch ms just after the commit).
+Each input line is JSON ``{"do": "create"|"update"|"delete", "model": "shop.order", ...}``;
+each output line is JSON with the pk touched and ``committed_at`` (epoch ms after commit).
 """
 
 import json

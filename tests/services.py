@@ -52,10 +52,7 @@ def ensure_redis() -> str | None:
     redis-server on a free loopback port. None when there is none to be had."""
     if os.environ.get("RA_TEST_REDIS_URL"):
         return os.environ["RA_TEST_REDIS_URL"]
-    if _answers("127.0.0.1", 6379):
-        url = "redis://127.0.0.1:6379/0"
-    else:
-        url = start_redis()
+    url = "redis://127.0.0.1:6379/0" if _answers("127.0.0.1", 6379) else start_redis()
     if url:
         os.environ["RA_TEST_REDIS_URL"] = url
     return url

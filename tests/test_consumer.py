@@ -121,9 +121,7 @@ async def test_row_level_rules_hold_on_the_socket():
     ]
     pk = hers.pk
     await make(hers.delete)()
-    assert (await communicator.receive_json_from())["changes"] == [
-        {"pk": str(pk), "op": "deleted"}
-    ]
+    assert (await communicator.receive_json_from())["changes"] == [{"pk": str(pk), "op": "deleted"}]
 
 
 async def test_unsubscribed_sockets_hear_nothing_more():

@@ -19,9 +19,7 @@ async def test_a_write_reaches_a_socket_through_redis(redis_layer):
     await communicator.disconnect()
 
 
-async def test_a_write_in_another_process_reaches_this_processs_socket(
-    redis_layer, other_process
-):
+async def test_a_write_in_another_process_reaches_this_processs_socket(redis_layer, other_process):
     user = await database_sync_to_async(factories.superuser)()
     customer = await database_sync_to_async(factories.customer)()
     write = sync_to_async(other_process)  # it blocks on a pipe: keep the loop free

@@ -1,7 +1,7 @@
 """The refresh endpoint renders exactly what a reload would show, for that viewer and tab."""
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.messages import constants, get_messages
@@ -40,7 +40,7 @@ def shop_data():
             customer=customers[index % 3],
             status=["new", "paid", "shipped"][index % 3],
             amount=index + 1,
-            created_at=datetime(2025 + index % 2, 1 + index % 12, 3, tzinfo=timezone.utc),
+            created_at=datetime(2025 + index % 2, 1 + index % 12, 3, tzinfo=UTC),
         )
     return customers
 
@@ -140,7 +140,7 @@ def test_anonymous_users_are_sent_to_the_login(client, shop_data):
         ('{"shown": "1,2"}', b"Expected"),
         ('{"full": "yes"}', b"Expected"),
         ('{"changed": [{"pk": 1}]}', b"strings or integers"),
-        ('{"shown": [%s]}' % ",".join(map(str, range(1001))), b"Too many primary keys"),
+        ('{{"shown": [{}]}}'.format(",".join(map(str, range(1001)))), b"Too many primary keys"),
     ],
 )
 def test_bad_bodies_are_answered_with_400(admin_client, shop_data, body, message):

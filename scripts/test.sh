@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs realtime_admin with its test extras into a virtualenv and runs ruff and the whole
+# test suite, on SQLite and then on PostgreSQL (127.0.0.1:5432, user postgres).
+#   PYTHON   the interpreter to build the virtualenv from (default: python3)
+#   VENV     the virtualenv's directory (default: .venv)
+#   DJANGO   a pip requirement pinning Django (default: the newest your Python allows)
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+[ -x "$VENV/bin/python" ] || $PYTHON -m venv "$VENV"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -e ".[test]" ${DJANGO:+"$DJANGO"}
+"$VENV/bin/python" -c 'import django, sys; print(f"Python {sys.version.split()[0]}, Django {django.get_version()}")'
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+for database in sqlite postgres; do
+    echo "== tests on $database"
+    RA_TEST_DB=$database "$VENV/bin/pytest" "$@"
+done

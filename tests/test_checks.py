@@ -1,0 +1,90 @@
+"""System checks name what is wrong with an install."""
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from realtime_admin.checks import (
+    check_installation,
+    check_layer_for_deployment,
+    check_redis_socket_timeout,
+)
+
+STOCK_APPS = [
+    "daphne",
+    "channels",
+    "realtime_admin",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+]
+
+
+def ids(messages):
+    return [message.id for message in messages]
+
+
+def test_a_correct_install_has_no_messages():
+    assert check_installation(None) == []
+
+
+def test_the_project_checks_pass():
+    assert [m for m in checks.run_checks() if m.id.startswith("realtime_admin")] == []
+
+
+@override_settings(INSTALLED_APPS=[a for a in STOCK_APPS if a != "channels"])
+def test_channels_missing():
+    assert ids(check_installation(None)) == ["realtime_admin.E001"]
+
+
+@override_settings(
+    INSTALLED_APPS=[
+        "daphne",
+        "channels",
+        "django.contrib.admin",
+        "realtime_admin.apps.RealtimeAdminConfig",
+    ]
+)
+def test_listed_after_the_admin():
+    messages = check_installation(None)
+    assert ids(messages) == ["realtime_admin.E002"]
+    assert "Move" in messages[0].hint
+
+
+@override_settings(ASGI_APPLICATION=None)
+def test_no_asgi_application():
+    assert ids(check_installation(None)) == ["realtime_admin.E003"]
+
+
+@override_settings(CHANNEL_LAYERS={})
+def test_no_channel_layer():
+    assert ids(check_installation(None)) == ["realtime_admin.E004"]
+
+
+def test_the_in_memory_layer_is_flagged_for_deployment(settings):
+    settings.CHANNEL_LAYERS = settings.IN_MEMORY_LAYERS
+    assert ids(check_layer_for_deployment(None)) == ["realtime_admin.W001"]
+    assert "realtime_admin.W001" in ids(checks.run_checks(include_deployment_checks=True))
+    settings.CHANNEL_LAYERS = settings.REDIS_LAYERS
+    assert check_layer_for_deployment(None) == []
+
+
+@pytest.mark.parametrize(
+    "hosts, warned",
+    [
+        (["redis://127.0.0.1:6379"], True),
+        ([("127.0.0.1", 6379)], True),
+        ([{"address": "redis://127.0.0.1:6379"}], True),
+        ([{"address": "redis://127.0.0.1:6379", "socket_timeout": 5}], True),
+        ([{"address": "redis://127.0.0.1:6379", "socket_timeout": 10}], False),
+        ([{"address": "redis://127.0.0.1:6379", "socket_timeout": None}], False),
+    ],
+)
+def test_redis_py_8_needs_a_longer_socket_timeout(settings, monkeypatch, hosts, warned):
+    monkeypatch.setattr("realtime_admin.checks._redis_py_major", lambda: 8)
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": hosts}}
+    }
+    assert ids(check_redis_socket_timeout(None)) == (["realtime_admin.W002"] if warned else [])
+    monkeypatch.setattr("realtime_admin.checks._redis_py_major", lambda: 7)
+    assert check_redis_socket_timeout(None) == []
