@@ -338,8 +338,8 @@
                     event.preventDefault();
                     location.assign(location.href);
                 });
-                const main = document.getElementById("content-main");
-                main.insertBefore(notice, main.firstChild);
+                const changelist = document.getElementById("changelist");
+                changelist.parentNode.insertBefore(notice, changelist);
             }
             notice.querySelector("a").textContent = interpolate(
                 ngettext(

@@ -35,7 +35,13 @@ class Command(BaseCommand):
         elif shared_layer:
             # A real second process, as a worker or cron job would be.
             worker = subprocess.Popen(
-                [sys.argv[0], "make_traffic", "--interval", str(interval)],
+                [
+                    sys.executable,
+                    str(settings.BASE_DIR / "manage.py"),
+                    "make_traffic",
+                    "--interval",
+                    str(interval),
+                ],
                 stdout=subprocess.DEVNULL,
             )
             self.stdout.write("  traffic: `manage.py make_traffic` runs as a second process\n")
