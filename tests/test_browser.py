@@ -130,6 +130,38 @@ class LiveChangelistTests(LiveAdminTestCase):
         assert page.input_value(city) == "Somewhere new"
         assert page.input_value("input[name=form-1-city]") == "Arlington"
 
+    def test_a_failed_list_editable_save_is_never_patched(self):
+        grace = factories.customer("Grace Hopper", city="Arlington")
+        page = self.open_as(self.root, "/admin/shop/customer/")
+        # Longer than max_length (set by script: the browser's maxlength stops typing).
+        page.eval_on_selector("input[name=form-0-city]", "el => { el.value = 'x'.repeat(61); }")
+        page.click("input[name=_save]")
+        page.wait_for_selector(".errornote")
+        self.wait_until_live(page)
+        self.writer("update", model="shop.customer", pk=grace.pk, city="Washington")
+        page.wait_for_selector("#ra-stale-notice")
+        assert page.input_value("input[name=form-0-city]") == "x" * 61
+        assert page.input_value("input[name=form-1-city]") == "Arlington"
+        page.click("#ra-stale-notice a")  # a GET of the page, not a re-POST of the form
+        page.wait_for_function(
+            "() => document.querySelector('input[name=form-1-city]').value === 'Washington'"
+        )
+        assert page.query_selector(".errornote") is None
+
+    def test_changed_rows_flash_unless_motion_is_reduced(self):
+        self.create("J-1")
+        for motion, animation in (("no-preference", "ra-flash"), ("reduce", "none")):
+            page = self.open_as(self.root, ORDERS, reduced_motion=motion)
+            self.create(f"J-{motion}")
+            page.wait_for_selector("#result_list tbody tr.ra-flash")
+            style = page.eval_on_selector(
+                "#result_list tbody tr.ra-flash td.field-status",
+                "cell => [getComputedStyle(cell).animationName,"
+                " getComputedStyle(cell).backgroundColor]",
+            )
+            assert style[0] == animation
+            assert style[1] != "rgba(0, 0, 0, 0)"  # still visibly marked while it lasts
+
     def test_list_editable_rows_update_while_nothing_is_typed(self):
         grace = factories.customer("Grace Hopper", city="Arlington")
         page = self.open_as(self.root, "/admin/shop/customer/")

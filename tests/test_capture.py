@@ -169,3 +169,15 @@ def test_notify_rejects_what_it_cannot_announce():
         realtime_admin.notify(Order)
     with pytest.raises(ValueError, match="op must be one of"):
         realtime_admin.notify(Order, [1], op="renamed")
+
+
+def test_an_in_memory_publish_outside_the_server_warns_once(monkeypatch, caplog):
+    monkeypatch.setattr(bus, "_serves_asgi", lambda: False)
+    monkeypatch.setattr(bus, "_server_loop", None)
+    monkeypatch.setattr(bus, "_warned_in_memory", bus.threading.Event())
+    with caplog.at_level("WARNING", logger="realtime_admin"):
+        factories.order()
+        factories.order()
+    warnings = [r for r in caplog.records if "InMemoryChannelLayer" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "does not serve the ASGI application" in warnings[0].getMessage()

@@ -175,3 +175,12 @@ def test_refreshing_leaves_the_users_messages_alone(admin_client, shop_data):
     admin_client.cookies.update(page.cookies)
     refresh(admin_client, ORDERS, "q=Ada", full=True)
     assert b"Saved it." in admin_client.get(ORDERS).content
+
+
+def test_a_view_only_user_gets_the_read_only_rows_a_reload_shows(client, shop_data):
+    client.force_login(factories.staff("reader", "view_customer"))
+    page = client.get(CUSTOMERS).content.decode()
+    state = refresh(client, CUSTOMERS, full=True)
+    assert [state["rows"][pk] for pk in state["pks"]] == page_rows(page)
+    assert "form-0-city" not in "".join(state["rows"].values())
+    assert state["formset"] is None
