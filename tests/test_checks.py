@@ -1,6 +1,7 @@
 """System checks name what is wrong with an install."""
 
 import pytest
+from django.conf import settings
 from django.core import checks
 from django.test import override_settings
 
@@ -10,14 +11,7 @@ from realtime_admin.checks import (
     check_redis_socket_timeout,
 )
 
-STOCK_APPS = [
-    "daphne",
-    "channels",
-    "realtime_admin",
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-]
+STOCK_APPS = settings.INSTALLED_APPS
 
 
 def ids(messages):
