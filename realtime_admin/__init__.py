@@ -32,4 +32,4 @@ def notify(
         if isinstance(model, type):
             raise TypeError("notify(Model, pks): give the primary keys, or pass an instance.")
         pks, model = [model.pk], type(model)
-    record(model, pks, op, using or router.db_for_write(model))
+    record(model, pks, op, using or router.db_for_write(model), explicit=True)

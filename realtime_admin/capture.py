@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.apps import apps
 from django.contrib.admin.sites import all_sites
 from django.db import connections, models, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -37,6 +38,9 @@ class Buffer:
 
     def __init__(self) -> None:
         self.changes: dict[tuple[str, str], str] = {}
+        # Set once run: a TestCase's captureOnCommitCallbacks(execute=True) runs callbacks
+        # without replacing run_on_commit, and later changes need a buffer of their own.
+        self.published = False
 
     def add(self, label: str, pk: str, op: str) -> None:
         key = (label, pk)
@@ -47,6 +51,7 @@ class Buffer:
             self.changes[key] = merged
 
     def publish(self) -> None:
+        self.published = True
         bus.publish(self.changes)
 
 
@@ -58,13 +63,13 @@ def _buffer_for(connection) -> Buffer:
     otherwise look for our buffer in the list (it survives a rollback of a later savepoint).
     """
     cached = getattr(connection, "_realtime_admin_buffer", None)
-    if cached is not None and cached[0] is connection.run_on_commit:
+    if cached is not None and cached[0] is connection.run_on_commit and not cached[1].published:
         return cached[1]
     buffer = next(
         (
             func.__self__
             for _, func, _ in reversed(connection.run_on_commit)
-            if isinstance(getattr(func, "__self__", None), Buffer)
+            if isinstance(getattr(func, "__self__", None), Buffer) and not func.__self__.published
         ),
         None,
     )
@@ -75,26 +80,43 @@ def _buffer_for(connection) -> Buffer:
     return buffer
 
 
-def is_live(model: type[models.Model]) -> bool:
-    """Whether any admin site shows this model (others, e.g. sessions, are not announced)."""
-    return any(site.is_registered(model) for site in all_sites)
+def live_labels(model: type[models.Model]) -> list[str]:
+    """The labels of the changelists that show rows of ``model``'s table: the model and its
+    proxies that an admin site registers (others, e.g. sessions, are not announced)."""
+    concrete = model._meta.concrete_model
+    return sorted(
+        {
+            registered._meta.label_lower
+            for site in all_sites
+            for registered in site._registry
+            if registered._meta.concrete_model is concrete
+        }
+    )
 
 
-def record(model: type[models.Model], pks: Iterable[Any], op: str, using: str) -> None:
-    """Buffer changes to rows of ``model`` in the current transaction on ``using``."""
+def record(
+    model: type[models.Model], pks: Iterable[Any], op: str, using: str, explicit: bool = False
+) -> None:
+    """Buffer changes to rows of ``model`` in the current transaction on ``using``.
+
+    Outside a transaction the write is committed already, so it is published at once. Under
+    manual transaction management (``set_autocommit(False)``) nobody can tell when it commits:
+    signals are not announced, only ``notify()`` calls (``explicit``), made after the commit.
+    """
     if op not in bus.OPS:
         raise ValueError(f"op must be one of {bus.OPS}, not {op!r}")
-    model = model._meta.concrete_model
-    if not is_live(model):
+    labels = live_labels(model)
+    if not labels:
         return
-    label = model._meta.label_lower
+    pks = [str(pk) for pk in pks]
     connection = connections[using]
-    if not connection.in_atomic_block:  # autocommit: the write is already committed
-        bus.publish({(label, str(pk)): op for pk in pks})
-        return
-    buffer = _buffer_for(connection)
-    for pk in pks:
-        buffer.add(label, str(pk), op)
+    if connection.in_atomic_block:
+        buffer = _buffer_for(connection)
+        for label in labels:
+            for pk in pks:
+                buffer.add(label, pk, op)
+    elif explicit or connection.get_autocommit():
+        bus.publish({(label, pk): op for label in labels for pk in pks})
 
 
 def on_post_save(sender, instance, created, raw, using, **kwargs) -> None:
@@ -107,15 +129,52 @@ def on_post_delete(sender, instance, using, origin=None, **kwargs) -> None:
     record(sender, [instance.pk], bus.DELETED, using)
 
 
+def _related_pks(through: type[models.Model], instance, reverse: bool) -> list[Any]:
+    """The pks on the other side of ``instance``'s many-to-many relation through ``through``."""
+    owner = through._meta.auto_created  # the model declaring the field, for implicit throughs
+    field = next(
+        f
+        for model in ([owner] if owner else apps.get_models())
+        for f in model._meta.local_many_to_many
+        if f.remote_field.through is through
+    )
+    source, target = field.m2m_field_name(), field.m2m_reverse_field_name()
+    if reverse:
+        source, target = target, source
+    rows = through._default_manager.filter(**{source: instance.pk})
+    return list(rows.values_list(target, flat=True))
+
+
 def on_m2m_changed(sender, instance, action, reverse, model, pk_set, using, **kwargs) -> None:
-    if kwargs.get("raw") or not action.startswith("post_"):
+    if kwargs.get("raw"):
         return
+    if action == "pre_clear":  # post_clear gives no pks: note who is on the other side now
+        instance.__dict__.setdefault("_realtime_admin_cleared", {})[sender] = _related_pks(
+            sender, instance, reverse
+        )
+        return
+    if not action.startswith("post_"):
+        return
+    if action == "post_clear":
+        pk_set = instance.__dict__.get("_realtime_admin_cleared", {}).pop(sender, None)
     record(type(instance), [instance.pk], bus.UPDATED, using)
     if pk_set:  # the other side's rows may show the relation too
         record(model, pk_set, bus.UPDATED, using)
 
 
+def watch_deletes(model: type[models.Model]) -> None:
+    """Announce deletes of ``model``'s rows. Connected per model, for the models an admin
+    site registers: a receiver for every sender would turn off Django's fast deletes
+    (``Collector.can_fast_delete``) for every model in the project."""
+    for sender in {model, model._meta.concrete_model}:
+        post_delete.connect(
+            on_post_delete, sender=sender, dispatch_uid=f"realtime_admin.{sender._meta.label}"
+        )
+
+
 def connect() -> None:
     post_save.connect(on_post_save, dispatch_uid="realtime_admin.post_save")
-    post_delete.connect(on_post_delete, dispatch_uid="realtime_admin.post_delete")
     m2m_changed.connect(on_m2m_changed, dispatch_uid="realtime_admin.m2m_changed")
+    for site in all_sites:
+        for model in site._registry:
+            watch_deletes(model)

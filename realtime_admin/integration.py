@@ -1,17 +1,22 @@
 """How realtime_admin joins every ModelAdmin without any change to the user's code.
 
-``ModelAdmin.get_urls`` is wrapped once, at app start, to add the refresh endpoint under
-each changelist. A subclass that overrides ``get_urls`` and calls ``super()`` (the documented
-way) keeps it.
+Two stock methods are wrapped once, at app start:
+
+- ``ModelAdmin.get_urls`` adds the refresh endpoint under each changelist. A subclass that
+  overrides ``get_urls`` and calls ``super()`` (the documented way) keeps it.
+- ``AdminSite.register`` starts announcing deletes of each model it registers (capture.py
+  connects its delete receiver per model, so unregistered models keep fast deletes).
 """
 
 from __future__ import annotations
 
 import functools
 
-from django.contrib.admin import ModelAdmin
+from django.contrib.admin import AdminSite, ModelAdmin
+from django.db.models.base import ModelBase
 from django.urls import path
 
+from . import capture
 from .views import URL_SUFFIX, changelist_refresh
 
 
@@ -20,6 +25,7 @@ def url_name(model_admin: ModelAdmin) -> str:
 
 
 def install() -> None:
+    _wrap_register()
     stock_get_urls = ModelAdmin.get_urls
     if getattr(stock_get_urls, "realtime_admin", False):
         return
@@ -32,3 +38,20 @@ def install() -> None:
 
     get_urls.realtime_admin = True
     ModelAdmin.get_urls = get_urls
+
+
+def _wrap_register() -> None:
+    stock_register = AdminSite.register
+    if getattr(stock_register, "realtime_admin", False):
+        return
+
+    @functools.wraps(stock_register)
+    def register(self: AdminSite, model_or_iterable, admin_class=None, **options):
+        stock_register(self, model_or_iterable, admin_class, **options)
+        for model in (
+            [model_or_iterable] if isinstance(model_or_iterable, ModelBase) else model_or_iterable
+        ):
+            capture.watch_deletes(model)
+
+    register.realtime_admin = True
+    AdminSite.register = register

@@ -13,6 +13,11 @@ from tests import factories
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def orders(op, *pks):
+    """What a change to these orders announces: the Order and OpenOrder (proxy) changelists."""
+    return {(label, str(pk)): op for pk in pks for label in ("shop.order", "shop.openorder")}
+
+
 @pytest.fixture
 def published(monkeypatch):
     """Every batch handed to the bus, as {(label, pk): op} dicts."""
@@ -29,9 +34,7 @@ def test_a_committed_transaction_publishes_one_batch_for_all_its_changes(publish
         second = factories.order(customer=customer)
         first.status = Order.Status.PAID
         first.save()
-    assert published == [
-        {("shop.order", str(first.pk)): "created", ("shop.order", str(second.pk)): "created"}
-    ]
+    assert published == [orders("created", first.pk, second.pk)]
 
 
 def test_nothing_is_published_before_the_commit(published):
@@ -51,7 +54,7 @@ def test_a_rolled_back_transaction_publishes_nothing(published):
     # ...and the next transaction starts with an empty buffer.
     with transaction.atomic():
         kept = factories.order(customer=customer)
-    assert published == [{("shop.order", str(kept.pk)): "created"}]
+    assert published == [orders("created", kept.pk)]
 
 
 def test_a_change_inside_a_rolled_back_savepoint_is_not_published(published):
@@ -62,18 +65,18 @@ def test_a_change_inside_a_rolled_back_savepoint_is_not_published(published):
             factories.order(customer=customer, number="GONE")
             raise RuntimeError
         kept = factories.order(customer=customer)
-    assert published == [{("shop.order", str(kept.pk)): "created"}]
+    assert published == [orders("created", kept.pk)]
 
 
 def test_released_savepoints_share_the_transaction_batch(published):
     customer = factories.customer()
     published.clear()
     with transaction.atomic():
-        orders = []
+        created = []
         for _ in range(5):
             with transaction.atomic():  # a savepoint per item, as batch jobs do
-                orders.append(factories.order(customer=customer))
-    assert published == [{("shop.order", str(o.pk)): "created" for o in orders}]
+                created.append(factories.order(customer=customer))
+    assert published == [orders("created", *[o.pk for o in created])]
 
 
 def test_changes_to_one_row_are_folded_into_one_entry(published):
@@ -83,7 +86,7 @@ def test_changes_to_one_row_are_folded_into_one_entry(published):
         for status in ("paid", "shipped", "cancelled"):
             order.status = status
             order.save()
-    assert published == [{("shop.order", str(order.pk)): "updated"}]
+    assert published == [orders("updated", order.pk)]
 
 
 def test_a_row_created_and_deleted_in_one_transaction_is_not_announced(published):
@@ -102,25 +105,22 @@ def test_a_delete_after_an_update_is_a_delete(published):
         order.save()
         pk = order.pk
         order.delete()
-    assert published == [{("shop.order", str(pk)): "deleted"}]
+    assert published == [orders("deleted", pk)]
 
 
 def test_autocommit_writes_publish_at_once(published):
     order = factories.order()
-    assert published[-1] == {("shop.order", str(order.pk)): "created"}
+    assert published[-1] == orders("created", order.pk)
 
 
 def test_cascaded_deletes_are_announced(published):
     customer = factories.customer()
-    orders = [factories.order(customer=customer) for _ in range(2)]
+    gone = [factories.order(customer=customer) for _ in range(2)]
     published.clear()
     customer_pk = customer.pk
     customer.delete()
     assert published == [
-        {
-            ("shop.customer", str(customer_pk)): "deleted",
-            **{("shop.order", str(o.pk)): "deleted" for o in orders},
-        }
+        {("shop.customer", str(customer_pk)): "deleted", **orders("deleted", *[o.pk for o in gone])}
     ]
 
 
@@ -129,9 +129,7 @@ def test_m2m_changes_announce_both_sides(published):
     tag = Tag.objects.create(name="gift")
     published.clear()
     order.tags.add(tag)
-    assert published == [
-        {("shop.order", str(order.pk)): "updated", ("shop.tag", str(tag.pk)): "updated"}
-    ]
+    assert published == [{**orders("updated", order.pk), ("shop.tag", str(tag.pk)): "updated"}]
 
 
 def test_models_no_admin_shows_are_not_announced(published):
@@ -148,20 +146,20 @@ def test_fixture_loads_are_ignored(published, tmp_path):
 
 
 def test_notify_announces_writes_that_send_no_signal(published):
-    orders = [factories.order() for _ in range(3)]
+    pks = [factories.order().pk for _ in range(3)]
     published.clear()
     with transaction.atomic():
-        Order.objects.filter(pk__in=[o.pk for o in orders]).update(status="paid")
-        realtime_admin.notify(Order, [o.pk for o in orders])
+        Order.objects.filter(pk__in=pks).update(status="paid")
+        realtime_admin.notify(Order, pks)
         assert published == []
-    assert published == [{("shop.order", str(o.pk)): "updated" for o in orders}]
+    assert published == [orders("updated", *pks)]
 
 
 def test_notify_takes_an_instance_and_an_op(published):
     order = factories.order()
     published.clear()
     realtime_admin.notify(order, op="deleted")
-    assert published == [{("shop.order", str(order.pk)): "deleted"}]
+    assert published == [orders("deleted", order.pk)]
 
 
 def test_notify_rejects_what_it_cannot_announce():
@@ -181,3 +179,48 @@ def test_an_in_memory_publish_outside_the_server_warns_once(monkeypatch, caplog)
     warnings = [r for r in caplog.records if "InMemoryChannelLayer" in r.getMessage()]
     assert len(warnings) == 1
     assert "does not serve the ASGI application" in warnings[0].getMessage()
+
+
+def test_registered_proxies_hear_about_their_rows(published):
+    order = factories.order()
+    assert set(published[-1]) == {("shop.openorder", str(order.pk)), ("shop.order", str(order.pk))}
+
+
+def test_models_no_admin_shows_keep_fast_deletes():
+    from django.db.models.deletion import Collector
+
+    collector = Collector(using="default")
+    assert collector.can_fast_delete(SessionStore.get_model_class().objects.all())
+    assert not collector.can_fast_delete(Order.objects.all())  # deletes are announced
+
+
+def test_clearing_a_relation_announces_both_sides(published):
+    order = factories.order()
+    tags = [Tag.objects.create(name=name) for name in ("gift", "express")]
+    order.tags.set(tags)
+    published.clear()
+    order.tags.clear()
+    assert published == [
+        {**orders("updated", order.pk), **{("shop.tag", str(tag.pk)): "updated" for tag in tags}}
+    ]
+    order.tags.set(tags)
+    published.clear()
+    tags[0].order_set.clear()  # from the other side
+    assert published[-1] == {
+        ("shop.tag", str(tags[0].pk)): "updated",
+        **orders("updated", order.pk),
+    }
+
+
+def test_manual_transactions_are_announced_only_by_notify(published):
+    customer = factories.customer()
+    published.clear()
+    transaction.set_autocommit(False)
+    try:
+        order = factories.order(customer=customer)
+        assert published == []  # not committed yet, and nobody tells us when it is
+        transaction.commit()
+        realtime_admin.notify(order, op="created")
+    finally:
+        transaction.set_autocommit(True)
+    assert published == [orders("created", order.pk)]

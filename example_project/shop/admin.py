@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from .models import Customer, Order, Tag
+from .models import Customer, OpenOrder, Order, Tag
 
 
 @admin.register(Order)
@@ -44,3 +44,12 @@ class CustomerAdmin(admin.ModelAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     list_display = ["name"]
+
+
+@admin.register(OpenOrder)
+class OpenOrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "customer", "status", "created_at"]
+    list_select_related = ["customer"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status__in=["new", "paid"])

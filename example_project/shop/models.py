@@ -45,3 +45,11 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class OpenOrder(Order):
+    """The orders still to ship: a proxy with a changelist of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "open order"
