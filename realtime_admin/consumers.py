@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
@@ -30,6 +31,8 @@ from django.contrib.admin.sites import NotRegistered, all_sites
 
 from . import bus, conf
 from .permissions import has_row_rules, request_for, visible_pks
+
+logger = logging.getLogger("realtime_admin")
 
 CLOSE_NOT_STAFF = 4403
 MAX_SUBSCRIPTIONS = 50
@@ -64,13 +67,13 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             return await self.send_error("Frame too large.")
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return await self.send_error("Frames must be JSON text.")
         if not isinstance(content, dict):
             return await self.send_error("A frame must be a JSON object.")
-        handler = {"subscribe": self.subscribe, "unsubscribe": self.unsubscribe}.get(
-            content.get("type")
-        )
+        frame_type = content.get("type")
+        handlers = {"subscribe": self.subscribe, "unsubscribe": self.unsubscribe}
+        handler = handlers.get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
             return await self.send_error("Unknown frame type.")
         await handler(content)
@@ -79,13 +82,22 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "message": message})
 
     async def subscribe(self, content: dict) -> None:
-        label, shown = content.get("model"), content.get("shown", [])
-        if not isinstance(label, str) or not isinstance(shown, list):
+        """Listen to a model's changes, or update which of its rows the page shows."""
+        label, site, shown = (content.get(k) for k in ("model", "site", "shown"))
+        shown = [] if shown is None else shown
+        if not (
+            isinstance(label, str)
+            and isinstance(site, str | None)
+            and isinstance(shown, list)
+            and all(isinstance(pk, str | int) for pk in shown)
+        ):
             return await self.send_error("subscribe needs a model label and a list of shown pks.")
+        if len(shown) > conf.get("MAX_REQUEST_PKS"):
+            return await self.send_error("Too many shown pks.")
         if label not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             return await self.send_error("Too many subscriptions.")
-        model_admin = await database_sync_to_async(self.viewable_model_admin)(
-            label, content.get("site", "admin")
+        model_admin, shown = await database_sync_to_async(self.authorize)(
+            label, site or "admin", [str(pk) for pk in shown]
         )
         if model_admin is None:
             # The same answer for "no such model" and "not yours to see".
@@ -95,24 +107,39 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             subscription = Subscription(model_admin, has_row_rules(model_admin))
             self.subscriptions[label] = subscription
             await self.channel_layer.group_add(bus.group_name(label), self.channel_name)
-        subscription.shown = {str(pk) for pk in shown[: conf.get("MAX_REQUEST_PKS")]}
+        subscription.shown = shown
         await self.send_json({"type": "subscribed", "model": label})
 
     async def unsubscribe(self, content: dict) -> None:
         label = content.get("model")
-        if self.subscriptions.pop(label, None) is not None:
+        if isinstance(label, str) and self.subscriptions.pop(label, None) is not None:
             await self.channel_layer.group_discard(bus.group_name(label), self.channel_name)
 
-    def viewable_model_admin(self, label: str, site_name: object) -> admin.ModelAdmin | None:
+    def authorize(
+        self, label: str, site_name: str, claimed: list[str]
+    ) -> tuple[admin.ModelAdmin | None, set[str]]:
+        """The ModelAdmin of ``label`` on that site if this socket's user, as the database
+        has them now, may view its changelist; and which of the claimed shown pks they may
+        see (what the page says it shows is not trusted: deletes are told only for those)."""
+        request = request_for(self.scope, fresh=True)
+        user = request.user
+        if not (user and user.is_active and user.is_staff):
+            return None, set()
         site = next((s for s in all_sites if s.name == site_name), None)
         try:
             model = apps.get_model(label)
             model_admin = site.get_model_admin(model) if site else None
         except (LookupError, ValueError, NotRegistered):
-            return None
-        if model_admin and model_admin.has_view_or_change_permission(request_for(self.scope)):
-            return model_admin
-        return None
+            return None, set()
+        if not (
+            model_admin
+            and site.has_permission(request)
+            and model_admin.has_view_or_change_permission(request)
+        ):
+            return None, set()
+        if has_row_rules(model_admin):
+            return model_admin, visible_pks(model_admin, request, claimed) if claimed else set()
+        return model_admin, set(claimed)
 
     async def realtime_admin_changes(self, event: dict) -> None:
         """A batch from the channel layer (bus.publish): forward what this user may see."""
@@ -127,7 +154,12 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "resync", "model": label})  # we missed a batch
         changes = event["changes"]
         if subscription.row_rules:
-            changes = await self.narrow(subscription, changes)
+            try:
+                changes = await self.narrow(subscription, changes)
+            except Exception:
+                # Fail closed: no pk this user may not see; the page re-reads over HTTP.
+                logger.exception("realtime_admin: could not apply %s's row rules", label)
+                return await self.send_json({"type": "resync", "model": label})
         if changes:
             self.seq += 1
             await self.send_json(
@@ -140,16 +172,13 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             )
 
     async def narrow(self, subscription: Subscription, changes: list) -> list:
-        """Keep the changes to rows this user may see: live rows through the ModelAdmin's
-        ``get_queryset()``, deleted rows (gone from the database) only if the tab shows them."""
+        """Keep the changes to rows this user may see now, through the ModelAdmin's
+        ``get_queryset()``; and to rows the page shows (checked when it said so), so that a
+        deleted row, or one that left the user's rules, leaves the page too."""
         live = [pk for pk, op in changes if op != bus.DELETED]
         visible = set()
         if live:
             visible = await database_sync_to_async(visible_pks)(
                 subscription.model_admin, request_for(self.scope), live
             )
-        return [
-            (pk, op)
-            for pk, op in changes
-            if (pk in subscription.shown if op == bus.DELETED else pk in visible)
-        ]
+        return [(pk, op) for pk, op in changes if pk in visible or pk in subscription.shown]

@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 
-def request_for(scope: dict) -> HttpRequest:
-    """A request carrying the socket's user and session, for ModelAdmin permission hooks."""
+def request_for(scope: dict, fresh: bool = False) -> HttpRequest:
+    """A request carrying the socket's user and session, for ModelAdmin permission hooks.
+
+    ``fresh`` reloads the user from the database (flags and permissions as they are now,
+    not as they were when the socket connected); a user who no longer exists is anonymous.
+    """
     request = HttpRequest()
     request.method = "GET"
-    request.user = scope.get("user")
+    user = scope.get("user")
+    if fresh and user is not None and user.is_authenticated:
+        user = get_user_model()._default_manager.filter(pk=user.pk).first() or AnonymousUser()
+    request.user = user
     request.session = scope.get("session")
     headers = dict(scope.get("headers", ()))
     request.META["HTTP_HOST"] = headers.get(b"host", b"").decode("latin-1")

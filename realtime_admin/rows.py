@@ -55,7 +55,7 @@ def tab_request(request: HttpRequest, suffix: str) -> HttpRequest:
     tab.path = request.path.removesuffix(suffix)
     tab.path_info = request.path_info.removesuffix(suffix)
     tab.META = {**request.META, "REQUEST_METHOD": "GET", "PATH_INFO": tab.path_info}
-    tab.resolver_match = resolve(tab.path_info)
+    tab.resolver_match = resolve(tab.path_info, getattr(request, "urlconf", None))
     tab._messages = _DiscardedMessages(tab)
     return tab
 
@@ -66,8 +66,12 @@ def changelist(model_admin: admin.ModelAdmin, request: HttpRequest):
     cl = model_admin.get_changelist_instance(request)
     cl.formset = None
     if cl.list_editable and model_admin.has_change_permission(request):
-        formset_class = model_admin.get_changelist_formset(request)
-        cl.formset = formset_class(queryset=cl.result_list)
+        if hasattr(model_admin, "_get_formset_with_permissions"):
+            # Django 6.1+: rows the user may not change get no inputs.
+            cl.formset = model_admin._get_formset_with_permissions(request, cl.result_list)
+        else:
+            formset_class = model_admin.get_changelist_formset(request)
+            cl.formset = formset_class(queryset=cl.result_list)
     return cl
 
 

@@ -35,7 +35,7 @@ def parse_refresh(body: bytes) -> tuple[list[str], list[str], bool]:
     """The (shown, changed, full) of a refresh request body, or ``BadRefresh``."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadRefresh("The request body must be JSON.") from None
     if not isinstance(data, dict):
         raise BadRefresh('Expected {"shown": [...], "changed": [...], "full": false}.')

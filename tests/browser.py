@@ -48,7 +48,7 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
             del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
         super().tearDownClass()
 
-    def open_as(self, user, path: str, color_scheme: str = "light", **context):
+    def open_as(self, user, path: str, color_scheme: str = "light", live=True, **context):
         """A fresh browser context logged in as ``user``, on ``path``; it records every
         websocket frame the page receives in ``page.frames_received``."""
         client = Client()
@@ -85,7 +85,8 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
             ),
         )
         page.goto(self.live_server_url + path)
-        self.wait_until_live(page)
+        if live:
+            self.wait_until_live(page)
         return page
 
     def wait_until_live(self, page, timeout_ms: int = 10000):

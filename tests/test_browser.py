@@ -119,6 +119,70 @@ class LiveChangelistTests(LiveAdminTestCase):
         page.wait_for_selector(".messagelist .success")
         assert "3 orders marked as paid" in page.inner_text(".messagelist")
 
+    def test_select_all_across_pages_takes_in_new_rows(self):
+        for n in range(26):  # one more than a page
+            self.create(f"K-{n:02d}")
+        page = self.open_as(self.root, ORDERS)
+        page.click("#action-toggle")
+        page.click("div.actions span.question a")
+        assert page.inner_text("div.actions span.all") == "All 26 selected"
+        self.create("K-new")
+        self.wait_for_rows(page, ["K-new", *[f"K-{n:02d}" for n in range(25, 1, -1)]])
+        assert page.is_checked("#result_list tbody tr:first-child input.action-select")
+        page.wait_for_function(
+            "() => document.querySelector('div.actions span.all').textContent === 'All 27 selected'"
+        )
+        assert page.input_value("div.actions input.select-across") == "1"
+
+    def test_selected_rows_are_never_pushed_off_the_page_unseen(self):
+        for n in range(25):  # a full page
+            self.create(f"M-{n:02d}")
+        page = self.open_as(self.root, ORDERS)
+        last = "#result_list tbody tr:last-child input.action-select"
+        page.check(last)  # M-00, which a new row would push to page 2
+        self.create("M-new")
+        page.wait_for_selector("#ra-stale-notice")
+        assert "would move off" in page.inner_text("#ra-stale-notice")
+        assert page.is_checked(last)
+        assert page.inner_text(".action-counter") == "1 of 25 selected"
+        page.uncheck(last)  # nothing selected any more: the page catches up
+        self.wait_for_rows(page, ["M-new", *[f"M-{n:02d}" for n in range(24, 0, -1)]])
+
+    def test_shift_click_ranges_include_inserted_rows(self):
+        for number in ("N-1", "N-2"):
+            self.create(number)
+        page = self.open_as(self.root, ORDERS)
+        self.create("N-3")
+        self.wait_for_rows(page, ["N-3", "N-2", "N-1"])
+        page.click("#result_list tbody tr:first-child input.action-select")
+        page.click("#result_list tbody tr:last-child input.action-select", modifiers=["Shift"])
+        assert page.inner_text(".action-counter") == "3 of 3 selected"
+
+    def test_an_inserted_row_can_be_chosen_in_a_lookup_popup(self):
+        self.create("P-1")
+        opener = self.open_as(self.root, "/admin/", live=False)
+        opener.evaluate(
+            "() => { window.chosen = [];"
+            " window.dismissRelatedLookupPopup = (w, id) => chosen.push(id); }"
+        )
+        frames = []
+        opener.context.on(
+            "page",
+            lambda p: p.on(
+                "websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(f))
+            ),
+        )
+        with opener.expect_popup() as popup_info:
+            opener.evaluate(f"window.open('{ORDERS}?_popup=1&_to_field=id', 'lookup')")
+        popup = popup_info.value
+        popup.frames_received = frames
+        popup.wait_for_selector("#result_list")
+        self.wait_until_live(popup)
+        new = self.create("P-2")
+        self.wait_for_rows(popup, ["P-2", "P-1"])
+        popup.click("#result_list tbody tr:first-child th a")
+        assert opener.evaluate("window.chosen") == [str(new)]
+
     def test_unsaved_list_editable_input_is_never_overwritten(self):
         grace = factories.customer("Grace Hopper", city="Arlington")
         page = self.open_as(self.root, "/admin/shop/customer/")
@@ -142,11 +206,15 @@ class LiveChangelistTests(LiveAdminTestCase):
         page.wait_for_selector("#ra-stale-notice")
         assert page.input_value("input[name=form-0-city]") == "x" * 61
         assert page.input_value("input[name=form-1-city]") == "Arlington"
+        assert "Saving this page now would overwrite" in page.inner_text("#ra-stale-notice")
+        dialogs = []
+        page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
         page.click("#ra-stale-notice a")  # a GET of the page, not a re-POST of the form
         page.wait_for_function(
             "() => document.querySelector('input[name=form-1-city]').value === 'Washington'"
         )
         assert page.query_selector(".errornote") is None
+        assert dialogs == ["Discard your unsaved changes and reload?"]
 
     def test_changed_rows_flash_unless_motion_is_reduced(self):
         self.create("J-1")
@@ -195,14 +263,6 @@ class LiveChangelistTests(LiveAdminTestCase):
         assert page.inner_html("#result_list") == before
         page.check("#result_list tbody tr:first-child input.action-select")
         assert page.inner_text(".action-counter") == "1 of 1 selected"
-
-    def test_a_popup_changelist_is_live_without_actions(self):
-        self.create("H-1")
-        page = self.open_as(self.root, ORDERS + "?_popup=1&_to_field=id")
-        self.create("H-2")
-        self.wait_for_rows(page, ["H-2", "H-1"])
-        assert page.query_selector("input.action-select") is None
-        assert page.get_attribute("#result_list tbody tr:first-child th a", "data-popup-opener")
 
     def test_staff_without_view_permission_get_no_notices(self):
         self.create("I-1")

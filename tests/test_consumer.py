@@ -174,3 +174,78 @@ async def test_notify_reaches_sockets():
     await make(realtime_admin.notify)(Order, [order.pk])
     frame = await communicator.receive_json_from()
     assert frame["changes"] == [{"pk": str(order.pk), "op": "updated"}]
+
+
+async def test_another_admin_site_needs_that_sites_permission():
+    from tests.vip_admin import vip_site  # noqa: F401  (registers the "vip" site)
+
+    alice = await make(factories.staff)("alice", "view_order")
+    communicator, _ = await connect(alice)
+    await communicator.send_json_to({"type": "subscribe", "model": "shop.order", "site": "vip"})
+    assert (await communicator.receive_json_from())["type"] == "error"
+    root, _ = await connect(await make(factories.superuser)())
+    await root.send_json_to({"type": "subscribe", "model": "shop.order", "site": "vip"})
+    assert (await root.receive_json_from())["type"] == "subscribed"
+
+
+@pytest.mark.parametrize("revoke", ["is_staff", "is_active", "permission"])
+async def test_a_revoked_user_cannot_subscribe_again(revoke):
+    user = await make(factories.staff)("carol", "view_order")
+    communicator, _ = await connect(user)
+    assert (await subscribe(communicator))["type"] == "subscribed"
+    if revoke == "permission":
+        await make(user.user_permissions.clear)()
+    else:
+        setattr(user, revoke, False)
+        await make(user.save)()
+    assert (await subscribe(communicator))["type"] == "error"
+
+
+async def test_deletes_are_told_only_for_rows_the_user_may_see():
+    alice = await make(factories.staff)("alice", "view_order")
+    theirs = await make(factories.order)(owner=await make(factories.staff)("dave"))
+    communicator, _ = await connect(alice)
+    await subscribe(communicator, shown=[theirs.pk])  # claiming to show a row she cannot see
+    await make(theirs.delete)()
+    assert await communicator.receive_nothing(timeout=0.3)
+
+
+async def test_a_row_that_leaves_the_users_rules_is_told_to_the_page_showing_it():
+    alice = await make(factories.staff)("alice", "view_order")
+    hers = await make(factories.order)(owner=alice)
+    communicator, _ = await connect(alice)
+    await subscribe(communicator, shown=[hers.pk])
+    hers.owner = None
+    await make(hers.save)()
+    frame = await communicator.receive_json_from()
+    assert frame["changes"] == [{"pk": str(hers.pk), "op": "updated"}]
+
+
+async def test_row_rules_that_fail_close_the_gap_with_a_resync(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("a get_queryset() that needs a real request")
+
+    monkeypatch.setattr("realtime_admin.consumers.visible_pks", broken)
+    communicator, _ = await connect(await make(factories.superuser)())
+    await subscribe(communicator)
+    await make(factories.order)()
+    assert await communicator.receive_json_from() == {"type": "resync", "model": "shop.order"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type": ["subscribe"]}',
+        '{"type": {"a": 1}}',
+        '{"type": "unsubscribe", "model": ["shop.order"]}',
+        '{"type": "subscribe", "model": "shop.order", "site": ["admin"]}',
+        '{"type": "subscribe", "model": "shop.order", "shown": [{"pk": 1}]}',
+        "[" * 60000,
+    ],
+)
+async def test_frames_of_the_wrong_shape_never_crash_the_socket(text):
+    communicator, _ = await connect(await make(factories.superuser)())
+    await communicator.send_to(text_data=text)
+    answer = await communicator.receive_json_from() if "unsubscribe" not in text else None
+    assert answer is None or answer["type"] == "error"
+    assert await subscribe(communicator) == {"type": "subscribed", "model": "shop.order"}

@@ -12,9 +12,28 @@
         window.interpolate ||
         ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => values[key]));
 
+    const gettext = window.gettext || ((text) => text);
+
     const CLOSE_NOT_STAFF = 4403; // the server will never accept this session: stop retrying
     const FLASH_MS = 1600;
     const MAX_RETRY_MS = 30000;
+    const MIN_REFRESH_INTERVAL_MS = 250; // a burst of notices becomes a few refreshes a second
+
+    const checkboxes = () => document.querySelectorAll("#result_list tbody input.action-select");
+    // What actions.js gets instead of its static NodeList: always the rows on the page now,
+    // so its counter, select-all and shift-click ranges include rows inserted later.
+    const liveCheckboxes = {
+        get length() {
+            return checkboxes().length;
+        },
+        forEach(callback) {
+            checkboxes().forEach(callback);
+        },
+        [Symbol.iterator]() {
+            return checkboxes()[Symbol.iterator]();
+        },
+    };
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
     let warned = false;
     function warnOnce(...args) {
@@ -47,6 +66,11 @@
         setTimeout(() => row.classList.remove("ra-flash"), FLASH_MS);
     }
 
+    function selectedAcross() {
+        const across = document.querySelector("div.actions input.select-across");
+        return Boolean(across && across.value === "1");
+    }
+
     // Replace each page element matching selector with its counterpart in the fragment.
     function replaceMatching(selector, html) {
         const fresh = parse(html).querySelectorAll(selector);
@@ -65,13 +89,22 @@
             this.stale = new Set(); // pks we could not show because the user is editing
             this.retries = 0;
             this.connectedBefore = false;
+            this.lastRefresh = 0;
             // A page with a failed list_editable POST holds the user's input: never patch it.
             this.editing = Boolean(config.hasErrors);
+            // Set while patching would drop rows the user has selected; cleared when they
+            // clear their selection.
+            this.holdingSelection = false;
             this.labelRows(config.pks);
             this.shownSent = null; // the shown pks last sent on the socket, joined
             document.addEventListener("input", (event) => this.noteEdit(event), true);
             document.addEventListener("change", (event) => this.noteEdit(event), true);
+            document.addEventListener("click", (event) => this.choosePopupRow(event));
             this.connect();
+        }
+
+        get held() {
+            return this.editing || this.holdingSelection;
         }
 
         bodyRows() {
@@ -96,14 +129,24 @@
 
         noteEdit(event) {
             const target = event.target;
-            if (
-                target.closest &&
-                target.closest("#result_list") &&
-                !target.classList.contains("action-select") &&
-                target.id !== "action-toggle"
-            ) {
+            if (!target.closest || !target.closest("#result_list")) return;
+            if (target.classList.contains("action-select") || target.id === "action-toggle") {
+                if (this.holdingSelection && !document.querySelector("input.action-select:checked")) {
+                    this.holdingSelection = false; // selection cleared: catch up
+                    this.requestResync();
+                }
+            } else {
                 this.editing = true; // unsaved list_editable input: never overwrite it
             }
+        }
+
+        // Popup changelists (a related-object lookup): Django binds the "choose this row"
+        // links one by one at load, so rows rendered later are handled here the same way.
+        choosePopupRow(event) {
+            const link = event.target.closest && event.target.closest("#result_list a[data-popup-opener]");
+            if (!link || !link.closest("tr").raRendered || !window.opener) return;
+            event.preventDefault();
+            window.opener.dismissRelatedLookupPopup(window, link.dataset.popupOpener);
         }
 
         connect() {
@@ -183,18 +226,21 @@
                     const full = this.resyncWanted;
                     this.changed.clear();
                     this.resyncWanted = false;
-                    if (this.editing) {
+                    if (this.held) {
                         this.markStale(changed);
                         continue;
                     }
+                    const wait = this.lastRefresh + MIN_REFRESH_INTERVAL_MS - Date.now();
+                    if (wait > 0) await sleep(wait);
+                    this.lastRefresh = Date.now();
                     try {
                         const state = await this.fetchState(changed, full);
-                        if (this.editing) {
+                        if (this.held) {
                             this.markStale(changed);
-                        } else if (state.region) {
-                            await this.replaceRegion();
-                        } else {
-                            this.apply(state);
+                        } else if (state.region || this.changesShape(state)) {
+                            await this.replaceRegion(changed);
+                        } else if (!this.apply(state)) {
+                            this.holdSelection(changed);
                         }
                     } catch (error) {
                         warnOnce("live update failed; reload the page to see the latest rows", error);
@@ -223,26 +269,31 @@
             return response.json();
         }
 
+        // Whether the new state needs markup the page does not have (or has no more): the
+        // "Select all N" links exist only while the total differs from the page's row count.
+        changesShape(state) {
+            const fresh = parse(state.fragments.actions).querySelector("div.actions span.question");
+            const old = document.querySelector("#changelist-form div.actions span.question");
+            return Boolean(fresh) !== Boolean(old);
+        }
+
+        // Patch the rows in place, inside the tbody actions.js listens to. Returns false, and
+        // changes nothing, when that would drop rows the user has selected.
         apply(state) {
-            const existing = new Map(this.bodyRows().map((row) => [row.dataset.raPk, row]));
-            const body = document.createElement("tbody");
-            for (const pk of state.pks) {
-                let row = existing.get(pk);
-                const html = state.rows[pk];
-                if (html !== undefined) {
-                    const fresh = parse(html.trim()).firstElementChild;
-                    fresh.dataset.raPk = pk;
-                    if (!row || !sameRow(row, fresh)) {
-                        if (row) this.keepSelection(row, fresh);
-                        flash(fresh);
-                        row = fresh;
-                    }
-                }
-                if (!row) throw new Error(`no row for pk ${pk}`);
-                body.append(row);
+            const table = document.getElementById("result_list");
+            if (table) {
+                const across = selectedAcross();
+                const existing = new Map(this.bodyRows().map((row) => [row.dataset.raPk, row]));
+                if (this.dropsSelection(state.pks)) return false;
+                const wanted = new Set(state.pks);
+                const rows = state.pks.map((pk) => this.rowFor(pk, existing.get(pk), state.rows[pk], across));
+                const body = table.tBodies[0];
+                const kept = new Set(rows);
+                existing.forEach((row) => kept.has(row) || row.remove()); // gone or replaced
+                rows.forEach((row, index) => {
+                    if (body.rows[index] !== row) body.insertBefore(row, body.rows[index] || null);
+                });
             }
-            // A new tbody also drops the listener actions.js bound to the old one.
-            document.getElementById("result_list").tBodies[0].replaceWith(body);
             const fragments = state.fragments;
             replaceMatching(".paginator", fragments.paginator);
             replaceMatching("#changelist-search .quiet", fragments.search);
@@ -254,73 +305,120 @@
                 const hidden = document.querySelector("#changelist-form .hiddenfields");
                 if (hidden) hidden.innerHTML = state.formset.hidden;
             }
-            this.rebindActions();
+            // actions.js recomputes its counter and select-all box on pageshow; while "all N
+            // selected" is chosen it would reset that, so leave it be.
+            if (!selectedAcross()) window.dispatchEvent(new Event("pageshow"));
+            return true;
         }
 
-        keepSelection(oldRow, freshRow) {
-            const oldBox = oldRow.querySelector("input.action-select");
-            const freshBox = freshRow.querySelector("input.action-select");
-            if (oldBox && freshBox && oldBox.checked) {
-                freshBox.checked = true;
-                freshRow.classList.add("selected");
+        // Whether showing these rows would take away rows the user selected (unless they chose
+        // "all N" across pages, which the new rows are part of).
+        dropsSelection(pks) {
+            const wanted = new Set(pks);
+            return (
+                !selectedAcross() &&
+                this.bodyRows().some(
+                    (row) => !wanted.has(row.dataset.raPk) && row.querySelector("input.action-select:checked"),
+                )
+            );
+        }
+
+        // The row to show for pk: the one on the page, or the fresh HTML when it changed.
+        rowFor(pk, row, html, across) {
+            if (html === undefined) return row;
+            const fresh = parse(html.trim()).firstElementChild;
+            fresh.dataset.raPk = pk;
+            if (row && sameRow(row, fresh)) return row;
+            const box = fresh.querySelector("input.action-select");
+            const wasChecked = row && row.querySelector("input.action-select:checked");
+            if (box && (wasChecked || across)) {
+                box.checked = true;
+                fresh.classList.add("selected");
+            }
+            this.prepareRow(fresh);
+            flash(fresh);
+            return fresh;
+        }
+
+        // What Django's admin scripts did to rows at load, done for a row rendered later.
+        prepareRow(row) {
+            row.raRendered = true;
+            const shortcuts = window.DateTimeShortcuts;
+            if (shortcuts) {
+                row.querySelectorAll("input.vDateField").forEach((input) => shortcuts.addCalendar(input));
+                row.querySelectorAll("input.vTimeField").forEach((input) => shortcuts.addClock(input));
+            }
+            if (document.getElementById("id_form-TOTAL_FORMS")) {
+                // The admin's widgets (e.g. autocomplete) initialise themselves on this event.
+                queueMicrotask(() =>
+                    row.dispatchEvent(
+                        new CustomEvent("formset:added", {bubbles: true, detail: {formsetName: "form"}}),
+                    ),
+                );
             }
         }
 
-        // "Select all 12 stories" and friends carry the total count; keep their visibility.
+        // "Select all 12 orders" and friends carry the total count: update their text only,
+        // keeping the elements actions.js is bound to.
         updateActionCounts(html) {
             const fresh = parse(html).querySelector("div.actions");
             if (!fresh) return;
-            const parts = ["span.action-counter", "span.all", "span.question", "span.clear"];
+            const counter = fresh.querySelector("span.action-counter");
             for (const bar of document.querySelectorAll("#changelist-form div.actions")) {
-                for (const part of parts) {
+                const oldCounter = bar.querySelector("span.action-counter");
+                if (oldCounter && counter) oldCounter.dataset.actionsIcnt = counter.dataset.actionsIcnt;
+                for (const part of ["span.all", "span.question a"]) {
                     const old = bar.querySelector(part);
                     const replacement = fresh.querySelector(part);
-                    const hidden = old ? old.classList.contains("hidden") : null;
-                    if (old) old.remove();
-                    if (replacement) {
-                        const clone = replacement.cloneNode(true);
-                        if (hidden !== null) clone.classList.toggle("hidden", hidden);
-                        bar.append(clone);
-                    }
+                    if (old && replacement) old.textContent = replacement.textContent;
                 }
             }
         }
 
-        // actions.js bound listeners to the nodes and to a static list of checkboxes at load.
-        // Swap those nodes for clones (dropping the listeners) and bind it once more.
-        rebindActions() {
-            const boxes = document.querySelectorAll("tr input.action-select");
-            if (typeof window.Actions !== "function" || !boxes.length) return;
-            const bound = [
-                "#action-toggle",
-                "#changelist-form button[name=index]",
-                "#changelist-form input[name=_save]",
-                "div.actions span.question a",
-                "div.actions span.clear a",
-            ];
-            document.querySelectorAll(bound.join(",")).forEach((el) => el.replaceWith(el.cloneNode(true)));
-            window.Actions(boxes);
-            // Actions() does not refresh its counter; a change event on a checkbox does.
-            const across = document.querySelector("div.actions input.select-across");
-            if (!across || across.value !== "1") {
-                boxes[0].dispatchEvent(new Event("change", {bubbles: true}));
-            }
-        }
-
-        // The results table appears or disappears: take the stock view's whole region.
-        async replaceRegion() {
+        // The results table or the "select all" links appear or disappear: take the stock
+        // view's whole changelist region, keep the selection, and let actions.js bind to it.
+        async replaceRegion(changed) {
             const response = await fetch(this.config.refreshUrl + location.search, {
                 credentials: "same-origin",
             });
             if (!response.ok) throw new Error(`region answered ${response.status}`);
+            if (response.redirected || this.held) {
+                // e.g. this page number no longer exists: the stock admin would redirect.
+                this.markStale(changed);
+                return;
+            }
             const doc = new DOMParser().parseFromString(await response.text(), "text/html");
             const fresh = doc.getElementById("changelist");
             const config = doc.getElementById("realtime-admin-config");
             if (!fresh || !config) throw new Error("no changelist in the region response");
+            const pks = JSON.parse(config.textContent).pks;
+            if (this.dropsSelection(pks)) {
+                this.holdSelection(changed);
+                return;
+            }
+            const selected = new Set(
+                Array.from(checkboxes()).filter((box) => box.checked).map((box) => box.value),
+            );
             document.getElementById("changelist").replaceWith(document.adoptNode(fresh));
-            this.labelRows(JSON.parse(config.textContent).pks);
-            this.bodyRows().forEach(flash);
-            this.rebindActions();
+            this.labelRows(pks);
+            this.bodyRows().forEach((row) => {
+                this.prepareRow(row);
+                const box = row.querySelector("input.action-select");
+                if (box && selected.has(box.value)) {
+                    box.checked = true;
+                    row.classList.add("selected");
+                }
+                if (changed.includes(row.dataset.raPk)) flash(row);
+            });
+            if (checkboxes().length && typeof window.Actions === "function") {
+                window.Actions(liveCheckboxes);
+                window.dispatchEvent(new Event("pageshow"));
+            }
+        }
+
+        holdSelection(changed) {
+            this.holdingSelection = true;
+            this.markStale(changed);
         }
 
         markStale(pks) {
@@ -336,26 +434,41 @@
                 // A GET of this URL, never a re-POST of a failed list_editable form.
                 notice.querySelector("a").addEventListener("click", (event) => {
                     event.preventDefault();
+                    if (this.editing && !confirm(gettext("Discard your unsaved changes and reload?"))) {
+                        return;
+                    }
                     location.assign(location.href);
                 });
                 const changelist = document.getElementById("changelist");
                 changelist.parentNode.insertBefore(notice, changelist);
             }
-            notice.querySelector("a").textContent = interpolate(
+            let text = interpolate(
                 ngettext(
-                    "%(count)s row changed elsewhere – reload to see it",
-                    "%(count)s rows changed elsewhere – reload to see them",
+                    "%(count)s row changed elsewhere – reload to see it.",
+                    "%(count)s rows changed elsewhere – reload to see them.",
                     count,
                 ),
                 {count: count},
                 true,
             );
+            if (this.editing && document.getElementById("id_form-TOTAL_FORMS")) {
+                text += " " + gettext("Saving this page now would overwrite those changes.");
+            } else if (this.holdingSelection) {
+                text += " " + gettext("The page waits while rows you selected would move off it.");
+            }
+            notice.querySelector("a").textContent = text;
         }
     }
 
     function start() {
         const script = document.getElementById("realtime-admin-config");
         if (!script || !("WebSocket" in window)) return;
+        // This deferred script runs before actions.js's DOMContentLoaded handler calls
+        // Actions(staticNodeList): hand it the live list instead, once and for all.
+        const stockActions = window.Actions;
+        if (typeof stockActions === "function") {
+            window.Actions = (boxes, options) => stockActions(liveCheckboxes, options);
+        }
         try {
             window.realtimeAdmin = new LiveChangelist(JSON.parse(script.textContent));
         } catch (error) {
