@@ -96,8 +96,9 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             return await self.send_error("Too many shown pks.")
         if label not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             return await self.send_error("Too many subscriptions.")
+        claimed = {str(pk) for pk in shown}
         model_admin, shown = await database_sync_to_async(self.authorize)(
-            label, site or "admin", [str(pk) for pk in shown]
+            label, site or "admin", list(claimed)
         )
         if model_admin is None:
             # The same answer for "no such model" and "not yours to see".
@@ -109,6 +110,10 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(bus.group_name(label), self.channel_name)
         subscription.shown = shown
         await self.send_json({"type": "subscribed", "model": label})
+        if claimed - shown:
+            # The page shows rows its user may no longer see, or that are gone (perhaps
+            # deleted before this list arrived): it re-reads its view over HTTP.
+            await self.send_json({"type": "resync", "model": label})
 
     async def unsubscribe(self, content: dict) -> None:
         label = content.get("model")
@@ -181,4 +186,11 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             visible = await database_sync_to_async(visible_pks)(
                 subscription.model_admin, request_for(self.scope), live
             )
-        return [(pk, op) for pk, op in changes if pk in visible or pk in subscription.shown]
+        forwarded = [(pk, op) for pk, op in changes if pk in visible or pk in subscription.shown]
+        # What the page is told about it may show before it says so: count it as shown.
+        for pk, op in forwarded:
+            if op == bus.DELETED:
+                subscription.shown.discard(pk)
+            else:
+                subscription.shown.add(pk)
+        return forwarded

@@ -206,6 +206,7 @@ async def test_deletes_are_told_only_for_rows_the_user_may_see():
     theirs = await make(factories.order)(owner=await make(factories.staff)("dave"))
     communicator, _ = await connect(alice)
     await subscribe(communicator, shown=[theirs.pk])  # claiming to show a row she cannot see
+    assert await communicator.receive_json_from() == {"type": "resync", "model": "shop.order"}
     await make(theirs.delete)()
     assert await communicator.receive_nothing(timeout=0.3)
 
@@ -249,3 +250,25 @@ async def test_frames_of_the_wrong_shape_never_crash_the_socket(text):
     answer = await communicator.receive_json_from() if "unsubscribe" not in text else None
     assert answer is None or answer["type"] == "error"
     assert await subscribe(communicator) == {"type": "subscribed", "model": "shop.order"}
+
+
+async def test_a_row_told_to_the_page_counts_as_shown_before_the_page_says_so():
+    alice = await make(factories.staff)("alice", "view_order")
+    communicator, _ = await connect(alice)
+    await subscribe(communicator)
+    hers = await make(factories.order)(owner=alice)
+    assert (await communicator.receive_json_from())["changes"][0]["op"] == "created"
+    pk = hers.pk
+    await make(hers.delete)()  # before the page's new shown list arrives
+    assert (await communicator.receive_json_from())["changes"] == [{"pk": str(pk), "op": "deleted"}]
+
+
+async def test_a_page_showing_rows_its_user_cannot_see_is_told_to_resync():
+    alice = await make(factories.staff)("alice", "view_order")
+    theirs = await make(factories.order)()
+    communicator, _ = await connect(alice)
+    assert await subscribe(communicator, shown=[theirs.pk]) == {
+        "type": "subscribed",
+        "model": "shop.order",
+    }
+    assert await communicator.receive_json_from() == {"type": "resync", "model": "shop.order"}
