@@ -11,6 +11,7 @@ enclosing transaction, is still announced; pages then re-fetch and find nothing 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -80,17 +81,25 @@ def _buffer_for(connection) -> Buffer:
     return buffer
 
 
-def live_labels(model: type[models.Model]) -> list[str]:
+def live_labels(model: type[models.Model]) -> tuple[str, ...]:
     """The labels of the changelists that show rows of ``model``'s table: the model and its
     proxies that an admin site registers (others, e.g. sessions, are not announced)."""
-    concrete = model._meta.concrete_model
-    return sorted(
-        {
-            registered._meta.label_lower
-            for site in all_sites
-            for registered in site._registry
-            if registered._meta.concrete_model is concrete
-        }
+    # Registering a model changes the size, so a new registration is seen at once.
+    registry_size = sum(len(site._registry) for site in all_sites)
+    return _live_labels(model._meta.concrete_model, registry_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _live_labels(concrete: type[models.Model], registry_size: int) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            {
+                registered._meta.label_lower
+                for site in all_sites
+                for registered in site._registry
+                if registered._meta.concrete_model is concrete
+            }
+        )
     )
 
 
