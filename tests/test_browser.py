@@ -147,6 +147,7 @@ class LiveChangelistTests(LiveAdminTestCase):
         assert page.inner_text(".action-counter") == "1 of 25 selected"
         page.uncheck(last)  # nothing selected any more: the page catches up
         self.wait_for_rows(page, ["M-new", *[f"M-{n:02d}" for n in range(24, 0, -1)]])
+        page.wait_for_selector("#ra-stale-notice", state="detached")
 
     def test_shift_click_ranges_include_inserted_rows(self):
         for number in ("N-1", "N-2"):

@@ -237,10 +237,12 @@
                         const state = await this.fetchState(changed, full);
                         if (this.held) {
                             this.markStale(changed);
-                        } else if (state.region || this.changesShape(state)) {
-                            await this.replaceRegion(changed);
-                        } else if (!this.apply(state)) {
-                            this.holdSelection(changed);
+                        } else {
+                            const current =
+                                state.region || this.changesShape(state)
+                                    ? await this.replaceRegion(changed)
+                                    : this.apply(state) || this.holdSelection(changed);
+                            if (full && current) this.clearStale(); // caught up with everything
                         }
                     } catch (error) {
                         warnOnce("live update failed; reload the page to see the latest rows", error);
@@ -377,6 +379,7 @@
 
         // The results table or the "select all" links appear or disappear: take the stock
         // view's whole changelist region, keep the selection, and let actions.js bind to it.
+        // Returns whether the page is now current.
         async replaceRegion(changed) {
             const response = await fetch(this.config.refreshUrl + location.search, {
                 credentials: "same-origin",
@@ -385,17 +388,14 @@
             if (response.redirected || this.held) {
                 // e.g. this page number no longer exists: the stock admin would redirect.
                 this.markStale(changed);
-                return;
+                return false;
             }
             const doc = new DOMParser().parseFromString(await response.text(), "text/html");
             const fresh = doc.getElementById("changelist");
             const config = doc.getElementById("realtime-admin-config");
             if (!fresh || !config) throw new Error("no changelist in the region response");
             const pks = JSON.parse(config.textContent).pks;
-            if (this.dropsSelection(pks)) {
-                this.holdSelection(changed);
-                return;
-            }
+            if (this.dropsSelection(pks)) return this.holdSelection(changed);
             const selected = new Set(
                 Array.from(checkboxes()).filter((box) => box.checked).map((box) => box.value),
             );
@@ -414,11 +414,19 @@
                 window.Actions(liveCheckboxes);
                 window.dispatchEvent(new Event("pageshow"));
             }
+            return true;
+        }
+
+        clearStale() {
+            this.stale.clear();
+            const notice = document.getElementById("ra-stale-notice");
+            if (notice) notice.remove();
         }
 
         holdSelection(changed) {
             this.holdingSelection = true;
             this.markStale(changed);
+            return false;
         }
 
         markStale(pks) {
