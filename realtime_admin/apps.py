@@ -1,4 +1,9 @@
+import logging
+import sys
+
 from django.apps import AppConfig
+
+logger = logging.getLogger("realtime_admin")
 
 
 class RealtimeAdminConfig(AppConfig):
@@ -6,7 +11,12 @@ class RealtimeAdminConfig(AppConfig):
     verbose_name = "Realtime admin"
 
     def ready(self) -> None:
-        from . import capture, checks, integration  # noqa: F401  (checks registers itself)
+        from . import capture, checks, integration
 
         capture.connect()
         integration.install()
+        if sys.argv[1:2] == ["runworker"] and checks.uses_in_memory_layer():
+            logger.warning(
+                "realtime_admin: runworker with InMemoryChannelLayer cannot reach the "
+                "websockets of any other process; use channels_redis."
+            )

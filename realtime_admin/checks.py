@@ -12,6 +12,10 @@ def _layer_backend() -> str | None:
     return getattr(settings, "CHANNEL_LAYERS", {}).get("default", {}).get("BACKEND")
 
 
+def uses_in_memory_layer() -> bool:
+    return _layer_backend() == IN_MEMORY_LAYER
+
+
 @register()
 def check_installation(app_configs, **kwargs) -> list:
     errors = []
@@ -95,7 +99,7 @@ def check_redis_socket_timeout(app_configs, **kwargs) -> list:
 
 @register(Tags.compatibility, deploy=True)
 def check_layer_for_deployment(app_configs, **kwargs) -> list:
-    if _layer_backend() != IN_MEMORY_LAYER:
+    if not uses_in_memory_layer():
         return []
     return [
         Warning(

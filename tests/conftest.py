@@ -83,10 +83,12 @@ def pytest_sessionstart(session):
     if os.environ.get("RA_TEST_DB") != "postgres":
         return
     import psycopg
+    from django.conf import settings
 
+    db = settings.DATABASES["default"]
     try:
         psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3
+            host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], connect_timeout=3
         ).close()
     except psycopg.OperationalError as error:
         if os.environ.get("CI"):
