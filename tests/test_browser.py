@@ -254,6 +254,15 @@ class LiveChangelistTests(LiveAdminTestCase):
         page.wait_for_function("() => !document.querySelector('#result_list')")
         assert "0 orders" in page.inner_text(".paginator")
 
+    def test_an_empty_filtered_page_takes_changes_that_do_not_match_quietly(self):
+        page = self.open_as(self.root, ORDERS + "?status__exact=cancelled")
+        self.create("Q-1", status="new")  # not cancelled: stays off this page
+        page.wait_for_timeout(800)
+        assert page.query_selector("#ra-stale-notice") is None
+        assert page.console_errors == []
+        self.create("Q-2", status="cancelled")
+        self.wait_for_rows(page, ["Q-2"])
+
     def test_when_the_refresh_fails_the_stock_page_is_left_alone(self):
         self.create("G-1")
         page = self.open_as(self.root, ORDERS)
