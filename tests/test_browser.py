@@ -46,7 +46,7 @@ class LiveChangelistTests(LiveAdminTestCase):
         self.writer("update", pk=new, status="paid")
         page.wait_for_function(
             "() => document.querySelector('#result_list tbody tr td.field-status')"
-            ".textContent === 'Paid'"
+            "?.textContent === 'Paid'"
         )
         self.writer("delete", pk=new)
         self.wait_for_rows(page, ["A-2", "A-1"])
@@ -103,7 +103,7 @@ class LiveChangelistTests(LiveAdminTestCase):
         self.wait_for_rows(page, ["E-3", "E-2", "E-1"])
         assert page.is_checked("#result_list tbody tr:nth-child(3) input.action-select")
         page.wait_for_function(
-            "() => document.querySelector('.action-counter').textContent === '1 of 3 selected'"
+            "() => document.querySelector('.action-counter')?.textContent === '1 of 3 selected'"
         )
         page.check("#result_list tbody tr:first-child input.action-select")  # the new row
         assert page.inner_text(".action-counter") == "2 of 3 selected"
@@ -130,7 +130,8 @@ class LiveChangelistTests(LiveAdminTestCase):
         self.wait_for_rows(page, ["K-new", *[f"K-{n:02d}" for n in range(25, 1, -1)]])
         assert page.is_checked("#result_list tbody tr:first-child input.action-select")
         page.wait_for_function(
-            "() => document.querySelector('div.actions span.all').textContent === 'All 27 selected'"
+            "() => document.querySelector('div.actions span.all')?.textContent"
+            " === 'All 27 selected'"
         )
         assert page.input_value("div.actions input.select-across") == "1"
 
@@ -212,7 +213,7 @@ class LiveChangelistTests(LiveAdminTestCase):
         page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
         page.click("#ra-stale-notice a")  # a GET of the page, not a re-POST of the form
         page.wait_for_function(
-            "() => document.querySelector('input[name=form-1-city]').value === 'Washington'"
+            "() => document.querySelector('input[name=form-1-city]')?.value === 'Washington'"
         )
         assert page.query_selector(".errornote") is None
         assert dialogs == ["Discard your unsaved changes and reload?"]
@@ -236,7 +237,7 @@ class LiveChangelistTests(LiveAdminTestCase):
         page = self.open_as(self.root, "/admin/shop/customer/")
         self.writer("update", model="shop.customer", pk=grace.pk, city="Washington")
         page.wait_for_function(
-            "() => document.querySelector('input[name=form-1-city]').value === 'Washington'"
+            "() => document.querySelector('input[name=form-1-city]')?.value === 'Washington'"
         )
         # The page still saves: the formset's management form and ids stayed consistent.
         page.fill("input[name=form-0-city]", "Paris")
