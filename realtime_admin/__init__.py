@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .jobs import background_action
+
 __version__ = "0.1.0.dev0"
-__all__ = ["notify"]
+__all__ = ["background_action", "notify"]
 
 
 def notify(

@@ -9,6 +9,7 @@ logger = logging.getLogger("realtime_admin")
 class RealtimeAdminConfig(AppConfig):
     name = "realtime_admin"
     verbose_name = "Realtime admin"
+    default_auto_field = "django.db.models.BigAutoField"  # fixed by the shipped migration
 
     def ready(self) -> None:
         from . import capture, checks, integration

@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FRAME_BYTES": 64 * 1024,
     # Most pks one refresh request may name (changed + shown rows).
     "MAX_REQUEST_PKS": 1000,
+    # Where @background_action jobs run (a class with start(job_id)).
+    "JOB_RUNNER": "realtime_admin.jobs.runners.ThreadRunner",
 }
 
 

@@ -7,7 +7,23 @@ from collections.abc import Iterable
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
+
+
+def plain_request(user, session=None, path: str = "/", query: QueryDict | None = None, host=""):
+    """A GET request for ModelAdmin hooks where there is no HTTP request (a socket, a worker):
+    the user, and what else is known. Messages added to it are dropped."""
+    from .rows import DiscardedMessages
+
+    request = HttpRequest()
+    request.method = "GET"
+    request.user = user if user is not None else AnonymousUser()
+    request.session = session
+    request.path = request.path_info = path
+    request.GET = query if query is not None else QueryDict()
+    request.META.update({"HTTP_HOST": host, "QUERY_STRING": request.GET.urlencode()})
+    request._messages = DiscardedMessages(request)
+    return request
 
 
 def request_for(scope: dict, fresh: bool = False) -> HttpRequest:
@@ -16,16 +32,12 @@ def request_for(scope: dict, fresh: bool = False) -> HttpRequest:
     ``fresh`` reloads the user from the database (flags and permissions as they are now,
     not as they were when the socket connected); a user who no longer exists is anonymous.
     """
-    request = HttpRequest()
-    request.method = "GET"
     user = scope.get("user")
     if fresh and user is not None and user.is_authenticated:
         user = get_user_model()._default_manager.filter(pk=user.pk).first() or AnonymousUser()
-    request.user = user
-    request.session = scope.get("session")
     headers = dict(scope.get("headers", ()))
-    request.META["HTTP_HOST"] = headers.get(b"host", b"").decode("latin-1")
-    return request
+    host = headers.get(b"host", b"").decode("latin-1")
+    return plain_request(user, scope.get("session"), host=host)
 
 
 def has_row_rules(model_admin: admin.ModelAdmin) -> bool:

@@ -35,7 +35,7 @@ def _fragment_template(name: str):
     return engines["django"].from_string("{% load admin_list %}" + _FRAGMENTS[name])
 
 
-class _DiscardedMessages(BaseStorage):
+class DiscardedMessages(BaseStorage):
     """Messages added while rendering for a refresh (the search form may add one) are dropped,
     so they neither leak into nor consume the viewer's real message queue."""
 
@@ -56,7 +56,7 @@ def tab_request(request: HttpRequest, suffix: str) -> HttpRequest:
     tab.path_info = request.path_info.removesuffix(suffix)
     tab.META = {**request.META, "REQUEST_METHOD": "GET", "PATH_INFO": tab.path_info}
     tab.resolver_match = resolve(tab.path_info, getattr(request, "urlconf", None))
-    tab._messages = _DiscardedMessages(tab)
+    tab._messages = DiscardedMessages(tab)
     return tab
 
 

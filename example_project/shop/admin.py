@@ -1,4 +1,9 @@
+import asyncio
+import time
+
 from django.contrib import admin, messages
+
+from realtime_admin import background_action
 
 from .models import Customer, OpenOrder, Order, Tag
 
@@ -11,7 +16,7 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["customer", "owner"]
     list_per_page = 25
-    actions = ["mark_paid"]
+    actions = ["mark_paid", "recalculate", "email_customers"]
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj: Order) -> str:
@@ -25,6 +30,26 @@ class OrderAdmin(admin.ModelAdmin):
             order.save(update_fields=["status"])
             updated += 1
         self.message_user(request, f"{updated} orders marked as paid.", messages.SUCCESS)
+
+    @admin.action(description="Recalculate amounts (in the background)")
+    @background_action
+    def recalculate(self, job, queryset):
+        count = 0
+        for order in job.track(queryset):
+            time.sleep(0.4)  # stands for slow work
+            order.save(update_fields=["amount"])
+            count += 1
+        return f"Recalculated {count} orders."
+
+    @admin.action(description="Email the customers (in the background, async)")
+    @background_action
+    async def email_customers(self, job, queryset):
+        count = 0
+        async for order in job.track(queryset.select_related("customer")):
+            await asyncio.sleep(0.3)  # stands for an SMTP call
+            print(f"Emailed {order.customer.email} about {order.number}")
+            count += 1
+        return f"Emailed {count} customers."
 
     def get_queryset(self, request):
         # A row-level rule: account managers see their own orders only.

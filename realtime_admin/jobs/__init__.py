@@ -1,0 +1,3 @@
+from .decorators import background_action
+
+__all__ = ["background_action"]

@@ -1,0 +1,88 @@
+"""The persisted state of a background admin action."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# A running job whose heartbeat is older than this has lost its worker.
+STALE_AFTER = timedelta(seconds=60)
+
+
+class JobQuerySet(models.QuerySet):
+    def stale(self):
+        return self.filter(status=Job.Status.RUNNING, heartbeat_at__lt=timezone.now() - STALE_AFTER)
+
+    def fail_stale(self) -> int:
+        """Mark jobs whose worker died as failed, so none stays "running" forever."""
+        return self.stale().update(
+            status=Job.Status.FAILED,
+            error=str(_("The worker running this job stopped.")),
+            finished_at=timezone.now(),
+        )
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    description = models.CharField(_("action"), max_length=200)
+    action = models.CharField(_("action name"), max_length=100)
+    model = models.CharField(_("model"), max_length=100)  # app_label.model_name
+    site = models.CharField(_("admin site"), max_length=100, default="admin")
+    # The selection: these pks, or with select_across every row matching the querystring.
+    pks = models.JSONField(_("selected pks"), default=list, blank=True)
+    select_across = models.BooleanField(_("all matching rows"), default=False)
+    querystring = models.TextField(_("changelist querystring"), blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    done = models.PositiveIntegerField(_("done"), default=0)
+    total = models.PositiveIntegerField(_("total"), null=True, blank=True)
+    message = models.CharField(_("message"), max_length=300, blank=True)
+    result = models.TextField(_("result"), blank=True)
+    error = models.TextField(_("error"), blank=True)
+    cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        app_label = "realtime_admin"
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("background job")
+        verbose_name_plural = _("background jobs")
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.get_status_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def duration(self) -> timedelta | None:
+        if not self.started_at:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at

@@ -1,0 +1,3 @@
+from .jobs.models import Job
+
+__all__ = ["Job"]

@@ -1,0 +1,280 @@
+"""Background actions: the job API, running, failing, cancelling, and who sees what."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.contrib import admin
+from django.db.models.signals import post_save
+from django.utils import timezone
+from shop.admin import OrderAdmin
+
+from realtime_admin import background_action
+from realtime_admin.jobs.models import Job
+from realtime_admin.jobs.runners import execute
+from tests import factories, jobs_support
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORDERS = "/admin/shop/order/"
+
+
+@pytest.fixture(autouse=True)
+def recording_runner(settings):
+    settings.REALTIME_ADMIN = {"JOB_RUNNER": "tests.jobs_support.RecordingRunner"}
+    jobs_support.started.clear()
+    return jobs_support.started
+
+
+@pytest.fixture
+def action(monkeypatch):
+    """Install a background action on OrderAdmin for one test: action(function)."""
+
+    def install(function, name="test_job"):
+        wrapped = admin.action(description="Test job")(background_action(function))
+        monkeypatch.setattr(OrderAdmin, name, wrapped, raising=False)
+        monkeypatch.setattr(OrderAdmin, "actions", [*OrderAdmin.actions, name])
+        return name
+
+    return install
+
+
+def run_action(client, name, pks=(), query="", **post):
+    data = {"action": name, "index": 0, "_selected_action": [str(pk) for pk in pks], **post}
+    return client.post(ORDERS + query, data)
+
+
+def test_run_returns_at_once_and_the_job_records_the_selection(admin_client, action):
+    name = action(lambda modeladmin, job, queryset: "done")
+    orders = [factories.order() for _ in range(3)]
+    started = time.monotonic()
+    response = run_action(admin_client, name, [o.pk for o in orders[:2]])
+    assert response.status_code == 302  # back to the changelist
+    assert time.monotonic() - started < 2
+    job = Job.objects.get()
+    assert (job.status, job.action, job.model, job.description) == (
+        "queued",
+        name,
+        "shop.order",
+        "Test job",
+    )
+    assert sorted(job.pks) == sorted(str(o.pk) for o in orders[:2])
+    assert jobs_support.started == [job.pk]
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "“Test job” is running in the background." in page
+
+
+def test_track_counts_and_the_return_value_is_the_final_message(admin_client, action):
+    seen = []
+
+    def work(modeladmin, job, queryset):
+        for order in job.track(queryset):
+            seen.append(order.number)
+        return f"Handled {len(seen)}"
+
+    name = action(work)
+    orders = [factories.order() for _ in range(4)]
+    run_action(admin_client, name, [o.pk for o in orders])
+    job = Job.objects.get()
+    execute(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.total, job.result) == ("succeeded", 4, 4, "Handled 4")
+    assert sorted(seen) == sorted(o.number for o in orders)
+    assert job.started_at <= job.finished_at
+
+
+def test_progress_writes_are_throttled_but_first_and_last_are_written(admin_client, action):
+    def work(modeladmin, job, queryset):
+        for _ in job.track(range(1000)):
+            pass
+
+    name = action(work)
+    run_action(admin_client, name, [factories.order().pk])
+    job = Job.objects.get()
+    writes = []
+
+    def count(sender, instance, update_fields=None, **kwargs):
+        if update_fields and "done" in update_fields:
+            writes.append(instance.done)
+
+    post_save.connect(count, sender=Job)
+    try:
+        started = time.monotonic()
+        execute(job.pk)
+        elapsed = time.monotonic() - started
+    finally:
+        post_save.disconnect(count, sender=Job)
+    assert writes[0] == 0 and writes[-1] == 1000
+    assert len(writes) <= 4 + elapsed / 0.25  # first steps, last, and one per 250 ms
+
+
+def test_progress_without_a_loop(admin_client, action):
+    def work(modeladmin, job, queryset):
+        job.progress(1, 3, message="Step one")
+        job.progress(3, message="All done")
+
+    name = action(work)
+    run_action(admin_client, name, [factories.order().pk])
+    execute(Job.objects.get().pk)
+    job = Job.objects.get()
+    assert (job.done, job.total, job.message, job.status) == (3, 3, "All done", "succeeded")
+
+
+def test_an_exception_fails_the_job_with_its_message_and_logs_the_traceback(
+    admin_client, action, caplog
+):
+    def work(modeladmin, job, queryset):
+        raise ValueError("The printer is on fire")
+
+    name = action(work)
+    run_action(admin_client, name, [factories.order().pk])
+    execute(Job.objects.get().pk)
+    job = Job.objects.get()
+    assert (job.status, job.error) == ("failed", "The printer is on fire")
+    assert "Traceback" not in job.error
+    assert any(
+        r.exc_info and "The printer is on fire" in str(r.exc_info[1]) for r in caplog.records
+    )
+
+
+def test_cancelling_stops_at_the_next_item(admin_client, action):
+    def work(modeladmin, job, queryset):
+        for number in job.track(range(10)):
+            if number == 2:  # the user presses Cancel while item 3 is worked on
+                Job.objects.filter(pk=job.id).update(cancel_requested=True)
+                time.sleep(0.3)  # past the cancel check's interval
+        return "finished anyway"
+
+    name = action(work)
+    run_action(admin_client, name, [factories.order().pk])
+    execute(Job.objects.get().pk)
+    job = Job.objects.get()
+    assert (job.status, job.done, job.result) == ("cancelled", 3, "Cancelled after 3 of 10.")
+
+
+def test_a_job_cancelled_before_it_starts_never_runs(admin_client, action):
+    ran = []
+    name = action(lambda modeladmin, job, queryset: ran.append(1))
+    run_action(admin_client, name, [factories.order().pk])
+    Job.objects.update(cancel_requested=True)
+    execute(Job.objects.get().pk)
+    assert ran == []
+    assert Job.objects.get().status == "cancelled"
+
+
+def test_a_job_runs_at_most_once(admin_client, action):
+    ran = []
+    name = action(lambda modeladmin, job, queryset: ran.append(1))
+    run_action(admin_client, name, [factories.order().pk])
+    job = Job.objects.get()
+    execute(job.pk)
+    execute(job.pk)
+    assert ran == [1]
+
+
+def test_async_actions_run_with_async_for(admin_client, action):
+    async def work(modeladmin, job, queryset):
+        numbers = [order.number async for order in job.track(queryset)]
+        await job.aprogress(len(numbers), message="checked")
+        return ", ".join(sorted(numbers))
+
+    name = action(work)
+    orders = [factories.order(number=f"AS-{n}") for n in range(3)]
+    run_action(admin_client, name, [o.pk for o in orders])
+    execute(Job.objects.get().pk)
+    job = Job.objects.get()
+    assert (job.status, job.done, job.total) == ("succeeded", 3, 3)
+    assert job.result == "AS-0, AS-1, AS-2"
+
+
+def test_select_across_re_reads_every_matching_row_in_the_worker(admin_client, action):
+    numbers = []
+
+    def work(modeladmin, job, queryset):
+        numbers.extend(queryset.values_list("number", flat=True))
+
+    name = action(work)
+    shown = factories.order(number="SA-paid-1", status="paid")
+    factories.order(number="SA-new", status="new")
+    # The page's boxes are all ticked, then "Select all N" chosen.
+    run_action(admin_client, name, [shown.pk], select_across="1", query="?status__exact=paid")
+    factories.order(number="SA-paid-2", status="paid")  # after the click, before the run
+    execute(Job.objects.get().pk)
+    assert sorted(numbers) == ["SA-paid-1", "SA-paid-2"]
+
+
+def test_the_worker_applies_the_users_row_rules(client, action):
+    alice = factories.staff("alice", "view_order", "change_order")
+    hers = factories.order(owner=alice)
+    theirs = factories.order()
+    handled = []
+    name = action(lambda modeladmin, job, queryset: handled.extend(queryset))
+    client.force_login(alice)
+    run_action(client, name, [hers.pk])
+    Job.objects.update(pks=[str(hers.pk), str(theirs.pk)])  # a forged selection
+    execute(Job.objects.get().pk)
+    assert handled == [hers]
+    assert Job.objects.get().user == alice
+
+
+def test_a_user_who_lost_the_action_gets_a_failed_job(client, action):
+    alice = factories.staff("alice", "view_order", "change_order")
+    name = action(lambda modeladmin, job, queryset: "ran")
+    client.force_login(alice)
+    run_action(client, name, [factories.order(owner=alice).pk])
+    alice.user_permissions.clear()
+    execute(Job.objects.get().pk)
+    job = Job.objects.get()
+    assert (job.status, job.error) == ("failed", "You may no longer run this action.")
+
+
+def test_a_job_whose_worker_died_is_marked_failed(admin_client):
+    stale = Job.objects.create(
+        description="Lost",
+        action="x",
+        model="shop.order",
+        status=Job.Status.RUNNING,
+        heartbeat_at=timezone.now() - timedelta(minutes=5),
+    )
+    alive = Job.objects.create(
+        description="Alive",
+        action="x",
+        model="shop.order",
+        status=Job.Status.RUNNING,
+        heartbeat_at=timezone.now(),
+    )
+    page = admin_client.get("/admin/realtime_admin/job/")
+    assert page.status_code == 200
+    stale.refresh_from_db()
+    alive.refresh_from_db()
+    assert (stale.status, stale.error) == ("failed", "The worker running this job stopped.")
+    assert alive.status == "running"
+
+
+def test_the_job_list_is_read_only_and_cancels(admin_client):
+    job = Job.objects.create(description="Long", action="x", model="shop.order")
+    page = admin_client.get("/admin/realtime_admin/job/").content.decode()
+    assert "realtime-admin-config" in page  # live like any changelist
+    assert admin_client.get("/admin/realtime_admin/job/add/").status_code == 403
+    admin_client.post(
+        "/admin/realtime_admin/job/",
+        {"action": "cancel", "index": 0, "_selected_action": [job.pk]},
+    )
+    job.refresh_from_db()
+    assert job.cancel_requested
+
+
+def test_the_thread_runner_runs_the_job_for_real(admin_client, action, settings):
+    settings.REALTIME_ADMIN = {}  # the default runner: a thread of this process
+
+    def work(modeladmin, job, queryset):
+        for _ in job.track(queryset):
+            time.sleep(0.05)
+        return "threaded"
+
+    name = action(work)
+    run_action(admin_client, name, [factories.order().pk for _ in range(3)])
+    deadline = time.monotonic() + 10
+    while Job.objects.get().status not in Job.FINISHED and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job = Job.objects.get()
+    assert (job.status, job.done, job.result) == ("succeeded", 3, "threaded")
