@@ -1,8 +1,22 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from .jobs.models import Job
+
+
+def request_cancel(job: Job) -> None:
+    """Ask a job to stop at its next item, and tell the pages watching it."""
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    job.cancel_requested = True
+    job.publish()
 
 
 @admin.register(Job)
@@ -28,12 +42,42 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Cancel selected jobs"), permissions=["view"])
     def cancel(self, request, queryset):
-        count = queryset.exclude(status__in=Job.FINISHED).update(cancel_requested=True)
+        jobs = list(queryset.exclude(status__in=Job.FINISHED))
+        for job in jobs:
+            request_cancel(job)
+        count = len(jobs)
         self.message_user(
             request,
             ngettext("Asked %(count)d job to stop.", "Asked %(count)d jobs to stop.", count)
             % {"count": count},
         )
+
+    def get_urls(self):
+        # What the job panel on other changelists posts to.
+        return [
+            path("<int:job_id>/cancel/", self.admin_site.admin_view(self.cancel_view)),
+            path("<int:job_id>/dismiss/", self.admin_site.admin_view(self.dismiss_view)),
+            *super().get_urls(),
+        ]
+
+    def _job_for(self, request, job_id: int) -> Job:
+        job = get_object_or_404(Job, pk=job_id)
+        if not job.may_be_seen_by(request.user):
+            raise PermissionDenied
+        return job
+
+    @method_decorator(require_POST)
+    def cancel_view(self, request, job_id: int):
+        job = self._job_for(request, job_id)
+        if not job.finished:
+            request_cancel(job)
+        return JsonResponse(job.state())
+
+    @method_decorator(require_POST)
+    def dismiss_view(self, request, job_id: int):
+        job = self._job_for(request, job_id)
+        Job.objects.filter(pk=job.pk, dismissed_at__isnull=True).update(dismissed_at=timezone.now())
+        return JsonResponse({"id": job.pk, "dismissed": True})
 
     def changelist_view(self, request, extra_context=None):
         Job.objects.fail_stale()  # none stays "running" after its worker died

@@ -31,6 +31,7 @@ logger = logging.getLogger("realtime_admin")
 CREATED, UPDATED, DELETED = "created", "updated", "deleted"
 OPS = (CREATED, UPDATED, DELETED)
 EVENT_TYPE = "realtime_admin.changes"
+JOB_EVENT_TYPE = "realtime_admin.job"
 
 ORIGIN = uuid.uuid4().hex[:12]
 _counters: dict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
@@ -63,31 +64,44 @@ def publish(changes: Mapping[tuple[str, str], str]) -> None:
     by_model: dict[str, list[list[str]]] = defaultdict(list)
     for (label, pk), op in changes.items():
         by_model[label].append([pk, op])
-    if not by_model:
-        return
+    if by_model:
+        _deliver(_send_all, by_model)
+
+
+def job_group(job_id: int) -> str:
+    return f"{conf.get('GROUP_PREFIX')}.job.{job_id}"
+
+
+def publish_job(job_id: int, state: dict) -> None:
+    """Send a background job's state to the pages watching it."""
+    _deliver(_send_job, job_id, state)
+
+
+def _deliver(send, *args) -> None:
+    """Run ``send(layer, *args)`` on the right event loop, from sync or async code."""
     layer = get_channel_layer()
     if layer is None:
-        logger.warning("realtime_admin: no CHANNEL_LAYERS configured; changes not published.")
+        logger.warning("realtime_admin: no CHANNEL_LAYERS configured; nothing published.")
         return
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     if running is not None:  # called from async code: send without blocking its loop
-        task = running.create_task(_send_all(layer, by_model))
+        task = running.create_task(send(layer, *args))
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
         return
     loop = _server_loop
     if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
         try:
-            asyncio.run_coroutine_threadsafe(_send_all(layer, by_model), loop).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(send(layer, *args), loop).result(timeout=10)
         except TimeoutError:
-            logger.error("realtime_admin: the server loop did not take changes within 10 s")
+            logger.error("realtime_admin: the server loop did not take a message within 10 s")
     else:
         if isinstance(layer, InMemoryChannelLayer) and not _serves_asgi():
             _warn_in_memory_once()
-        async_to_sync(_send_all)(layer, by_model)
+        async_to_sync(send)(layer, *args)
 
 
 def _serves_asgi() -> bool:
@@ -123,3 +137,10 @@ async def _send_all(layer, by_model: dict[str, list[list[str]]]) -> None:
             await layer.group_send(group, message)
         except Exception:
             logger.exception("realtime_admin: could not publish changes to %s", group)
+
+
+async def _send_job(layer, job_id: int, state: dict) -> None:
+    try:
+        await layer.group_send(job_group(job_id), {"type": JOB_EVENT_TYPE, "job": state})
+    except Exception:
+        logger.exception("realtime_admin: could not publish job %s", job_id)

@@ -4,12 +4,14 @@ Frames from the browser::
 
     {"type": "subscribe", "model": "shop.order", "site": "admin", "shown": ["3", "7"]}
     {"type": "unsubscribe", "model": "shop.order"}
+    {"type": "job", "id": 12}                       # follow a background job
 
 Frames to the browser::
 
     {"type": "subscribed", "model": "shop.order"}
     {"type": "changes", "model": "shop.order", "seq": 4, "changes": [{"pk": "7", "op": "updated"}]}
     {"type": "resync", "model": "shop.order"}       # something was missed: re-fetch everything
+    {"type": "job", "job": {"id": 12, "status": "running", "done": 3, "total": 40, ...}}
     {"type": "error", "message": "..."}
 
 Nothing else: no row data, and on a model whose ModelAdmin has row-level rules
@@ -49,6 +51,7 @@ class Subscription:
 class ChangelistConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.subscriptions: dict[str, Subscription] = {}
+        self.jobs: set[int] = set()
         self.seq = 0
         bus.serving(asyncio.get_running_loop())
         user = self.scope.get("user")
@@ -59,6 +62,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for label in list(getattr(self, "subscriptions", {})):
             await self.channel_layer.group_discard(bus.group_name(label), self.channel_name)
+        for job_id in getattr(self, "jobs", ()):
+            await self.channel_layer.group_discard(bus.job_group(job_id), self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         if text_data is None:
@@ -72,7 +77,11 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(content, dict):
             return await self.send_error("A frame must be a JSON object.")
         frame_type = content.get("type")
-        handlers = {"subscribe": self.subscribe, "unsubscribe": self.unsubscribe}
+        handlers = {
+            "subscribe": self.subscribe,
+            "unsubscribe": self.unsubscribe,
+            "job": self.watch_job,
+        }
         handler = handlers.get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
             return await self.send_error("Unknown frame type.")
@@ -119,6 +128,32 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         label = content.get("model")
         if isinstance(label, str) and self.subscriptions.pop(label, None) is not None:
             await self.channel_layer.group_discard(bus.group_name(label), self.channel_name)
+
+    async def watch_job(self, content: dict) -> None:
+        """Follow a background job: its current state now, then every change."""
+        job_id = content.get("id")
+        if not isinstance(job_id, int) or isinstance(job_id, bool):
+            return await self.send_error("job needs a job id.")
+        if job_id not in self.jobs and len(self.jobs) >= MAX_SUBSCRIPTIONS:
+            return await self.send_error("Too many subscriptions.")
+        state = await database_sync_to_async(self.job_state)(job_id)
+        if state is None:  # the same answer for "no such job" and "not yours to see"
+            return await self.send_error(f"Cannot follow job {job_id}.")
+        if job_id not in self.jobs:
+            self.jobs.add(job_id)
+            await self.channel_layer.group_add(bus.job_group(job_id), self.channel_name)
+        await self.send_json({"type": "job", "job": state})
+
+    def job_state(self, job_id: int) -> dict | None:
+        from .jobs.models import Job
+
+        user = request_for(self.scope, fresh=True).user
+        job = Job.objects.filter(pk=job_id).first()
+        return job.state() if job and job.may_be_seen_by(user) else None
+
+    async def realtime_admin_job(self, event: dict) -> None:
+        if event["job"]["id"] in self.jobs:
+            await self.send_json({"type": "job", "job": event["job"]})
 
     def authorize(
         self, label: str, site_name: str, claimed: list[str]

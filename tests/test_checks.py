@@ -22,6 +22,7 @@ def test_a_correct_install_has_no_messages():
     assert check_installation(None) == []
 
 
+@pytest.mark.django_db  # JSONField's check asks the database
 def test_the_project_checks_pass():
     assert [m for m in checks.run_checks() if m.id.startswith("realtime_admin")] == []
 
@@ -55,6 +56,7 @@ def test_no_channel_layer():
     assert ids(check_installation(None)) == ["realtime_admin.E004"]
 
 
+@pytest.mark.django_db
 def test_the_in_memory_layer_is_flagged_for_deployment(settings):
     settings.CHANNEL_LAYERS = settings.IN_MEMORY_LAYERS
     assert ids(check_layer_for_deployment(None)) == ["realtime_admin.W001"]

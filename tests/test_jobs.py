@@ -58,6 +58,7 @@ def test_run_returns_at_once_and_the_job_records_the_selection(admin_client, act
         "Test job",
     )
     assert sorted(job.pks) == sorted(str(o.pk) for o in orders[:2])
+    assert (job.done, job.total) == (0, 2)  # known from the selection before the job runs
     assert jobs_support.started == [job.pk]
     page = admin_client.get(response["Location"]).content.decode()
     assert "“Test job” is running in the background." in page

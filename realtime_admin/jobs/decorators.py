@@ -41,13 +41,15 @@ def background_action(function: Callable | None = None, *, description: str | No
                 or capfirst(name.replace("_", " "))
             )
             select_across = request.POST.get("select_across") == "1"
+            pks = [] if select_across else request.POST.getlist(ACTION_CHECKBOX_NAME)
             job = Job.objects.create(
                 description=str(label)[:200],
                 action=name,
                 model=modeladmin.opts.label_lower,
                 site=modeladmin.admin_site.name,
-                pks=[] if select_across else request.POST.getlist(ACTION_CHECKBOX_NAME),
+                pks=pks,
                 select_across=select_across,
+                total=None if select_across else len(pks),  # "0 of 5" from the start
                 querystring=request.GET.urlencode(),
                 user=request.user,
             )

@@ -64,6 +64,8 @@ class Job(models.Model):
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True)
+    # Set when the user closes the finished job's message on the changelist.
+    dismissed_at = models.DateTimeField(_("dismissed"), null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -76,6 +78,35 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.description} ({self.get_status_display()})"
+
+    def state(self) -> dict:
+        """What the job panel shows, as primitives (the channel layer carries this)."""
+        return {
+            "id": self.pk,
+            "description": self.description,
+            "status": self.status,
+            "done": self.done,
+            "total": self.total,
+            "message": self.message,
+            "result": self.result,
+            "error": self.error,
+            "cancelRequested": self.cancel_requested,
+        }
+
+    def publish(self) -> None:
+        """Tell the pages watching this job its state (best effort, like every notice)."""
+        from .. import bus
+
+        bus.publish_job(self.pk, self.state())
+
+    def may_be_seen_by(self, user) -> bool:
+        """The user who started it, superusers, and users with the view_job permission."""
+        return bool(
+            user
+            and user.is_active
+            and user.is_staff
+            and (user.pk == self.user_id or user.has_perm("realtime_admin.view_job"))
+        )
 
     @property
     def finished(self) -> bool:

@@ -79,6 +79,7 @@ class JobContext:
         job = self._job
         job.heartbeat_at = timezone.now()
         job.save(update_fields=["done", "total", "message", "heartbeat_at"])
+        job.publish()
 
     def track(self, iterable: Iterable | AsyncIterable, total: int | None = None, atomic=False):
         """Yield each item and count it; ``total`` defaults to ``len()`` or ``.count()``.

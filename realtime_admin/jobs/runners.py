@@ -68,6 +68,7 @@ def execute(job_id: int) -> None:
     if not claimed:  # already run, or not ours: at most once
         return
     job = Job.objects.get(pk=job_id)
+    job.publish()
     heartbeat = _Heartbeat(job_id)
     heartbeat.start()
     try:
@@ -96,3 +97,4 @@ def execute(job_id: int) -> None:
         heartbeat.stopped.set()
     job.finished_at = job.heartbeat_at = timezone.now()
     job.save()
+    job.publish()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django import template
-from django.urls import get_script_prefix, reverse
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils.html import json_script
 
 from .. import conf
@@ -26,5 +26,29 @@ def realtime_admin_config(context) -> str:
         "refreshUrl": reverse(f"admin:{url_name(cl.model_admin)}", current_app=site.name),
         "pks": [str(obj.pk) for obj in cl.result_list],
         "hasErrors": bool(formset and formset.errors),
+        "jobs": _jobs_for(context.get("request"), cl),
+        "jobsUrl": _jobs_url(site),
     }
     return json_script(config, "realtime-admin-config")
+
+
+def _jobs_for(request, cl) -> list[dict]:
+    """This user's background jobs on this changelist: running, or finished and not yet
+    dismissed (so a result that came while nobody watched is shown on the next visit)."""
+    from ..jobs.models import Job
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    jobs = Job.objects.filter(
+        user=user, model=cl.opts.label_lower, site=cl.model_admin.admin_site.name
+    ).filter(dismissed_at__isnull=True)[:5]
+    return [job.state() for job in reversed(jobs)]
+
+
+def _jobs_url(site) -> str | None:
+    """Where the job panel posts Cancel and Dismiss: the Job admin of this site, if any."""
+    try:
+        return reverse("admin:realtime_admin_job_changelist", current_app=site.name)
+    except NoReverseMatch:
+        return None

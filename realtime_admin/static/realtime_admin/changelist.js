@@ -95,12 +95,34 @@
             // Set while patching would drop rows the user has selected; cleared when they
             // clear their selection.
             this.holdingSelection = false;
+            this.handlers = {}; // other page concerns (jobs.js) listening to the socket
             this.labelRows(config.pks);
             this.shownSent = null; // the shown pks last sent on the socket, joined
             document.addEventListener("input", (event) => this.noteEdit(event), true);
             document.addEventListener("change", (event) => this.noteEdit(event), true);
             document.addEventListener("click", (event) => this.choosePopupRow(event));
             this.connect();
+        }
+
+        // For jobs.js: hear socket frames of a type ("open" when the socket (re)connects).
+        on(type, handler) {
+            (this.handlers[type] = this.handlers[type] || []).push(handler);
+        }
+
+        send(frame) {
+            if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+                this.socket.send(JSON.stringify(frame));
+            }
+        }
+
+        emit(type, message) {
+            for (const handler of this.handlers[type] || []) {
+                try {
+                    handler(message);
+                } catch (error) {
+                    warnOnce(`${type} handler failed`, error);
+                }
+            }
         }
 
         get held() {
@@ -166,6 +188,7 @@
                 if (this.connectedBefore) this.requestResync(); // we may have missed changes
                 this.connectedBefore = true;
                 this.retries = 0;
+                this.emit("open");
             });
             socket.addEventListener("message", (event) => {
                 try {
@@ -208,6 +231,8 @@
                 this.requestResync();
             } else if (message.type === "error") {
                 warnOnce(message.message);
+            } else {
+                this.emit(message.type, message);
             }
         }
 

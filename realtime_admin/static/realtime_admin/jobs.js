@@ -1,0 +1,145 @@
+/* realtime_admin: the panel of background jobs on a changelist.
+ *
+ * Each job the user started here shows a progress bar that moves as the job reports
+ * (frames on the changelist's socket), a Cancel button, and at the end its final message in
+ * the admin's own message style, kept until dismissed. Job text is always set as text.
+ */
+"use strict";
+{
+    const gettext = window.gettext || ((text) => text);
+    const interpolate =
+        window.interpolate ||
+        ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => values[key]));
+    const LEVEL = {succeeded: "success", cancelled: "warning", failed: "error"};
+
+    function element(tag, className, text) {
+        const node = document.createElement(tag);
+        if (className) node.className = className;
+        if (text !== undefined) node.textContent = text;
+        return node;
+    }
+
+    class JobPanel {
+        constructor(live, config) {
+            this.live = live;
+            this.url = config.jobsUrl;
+            this.views = new Map();
+            this.element = element("div", "ra-jobs");
+            const changelist = document.getElementById("changelist");
+            changelist.parentNode.insertBefore(this.element, changelist);
+            config.jobs.forEach((state) => this.show(state));
+            live.on("open", () => this.views.forEach((_, id) => live.send({type: "job", id: id})));
+            live.on("job", (message) => this.show(message.job));
+            this.views.forEach((_, id) => live.send({type: "job", id: id}));
+        }
+
+        show(state) {
+            let view = this.views.get(state.id);
+            if (!view) {
+                view = element("div", "ra-job");
+                view.dataset.jobId = state.id;
+                this.element.append(view);
+                this.views.set(state.id, view);
+            }
+            view.replaceChildren(LEVEL[state.status] ? this.result(state) : this.progress(state));
+        }
+
+        progress(state) {
+            const box = element("div", "ra-job-running");
+            const head = element("p", "ra-job-head");
+            head.append(element("strong", "", state.description), " ");
+            const count =
+                state.total === null
+                    ? String(state.done)
+                    : interpolate(gettext("%(done)s of %(total)s"), state, true);
+            head.append(element("span", "ra-job-count", count));
+            if (state.message) head.append(" ", element("span", "ra-job-message quiet", state.message));
+            if (this.url) {
+                const cancel = element(
+                    "button",
+                    "button ra-job-cancel",
+                    state.cancelRequested ? gettext("Cancelling…") : gettext("Cancel"),
+                );
+                cancel.type = "button";
+                cancel.disabled = state.cancelRequested;
+                cancel.addEventListener("click", () => {
+                    cancel.disabled = true;
+                    cancel.textContent = gettext("Cancelling…");
+                    this.post(state.id, "cancel");
+                });
+                head.append(" ", cancel);
+            }
+            const bar = element("div", "ra-progress");
+            bar.setAttribute("role", "progressbar");
+            bar.setAttribute("aria-label", state.description);
+            bar.setAttribute("aria-valuemin", "0");
+            bar.setAttribute("aria-valuenow", String(state.done));
+            const fill = element("div", "ra-progress-fill");
+            if (state.total !== null) {
+                bar.setAttribute("aria-valuemax", String(state.total));
+                fill.style.width = `${state.total ? (100 * state.done) / state.total : 0}%`;
+            } else {
+                bar.classList.add("ra-progress-unknown"); // no total: an indeterminate bar
+            }
+            bar.append(fill);
+            box.append(head, bar);
+            return box;
+        }
+
+        result(state) {
+            const list = element("ul", "messagelist");
+            const item = element("li", LEVEL[state.status]);
+            let text;
+            if (state.status === "succeeded") {
+                text = state.result || interpolate(gettext("“%(action)s” finished."), {action: state.description}, true);
+            } else if (state.status === "cancelled") {
+                text = interpolate(gettext("“%(action)s” was cancelled. %(result)s"), {action: state.description, result: state.result}, true);
+            } else {
+                text = interpolate(gettext("“%(action)s” failed: %(error)s"), {action: state.description, error: state.error}, true);
+            }
+            item.append(element("span", "ra-job-result", text));
+            const dismiss = element("button", "ra-job-dismiss", "×");
+            dismiss.type = "button";
+            dismiss.setAttribute("aria-label", gettext("Dismiss"));
+            dismiss.addEventListener("click", () => {
+                this.views.get(state.id).remove();
+                this.views.delete(state.id);
+                this.post(state.id, "dismiss");
+            });
+            item.append(dismiss);
+            list.append(item);
+            return list;
+        }
+
+        async post(id, what) {
+            if (!this.url) return;
+            const token = document.querySelector("[name=csrfmiddlewaretoken]");
+            try {
+                const response = await fetch(`${this.url}${id}/${what}/`, {
+                    method: "POST",
+                    credentials: "same-origin",
+                    headers: {"X-CSRFToken": token ? token.value : ""},
+                });
+                if (!response.ok) throw new Error(`${what} answered ${response.status}`);
+            } catch (error) {
+                console.warn("realtime_admin:", error);
+            }
+        }
+    }
+
+    function start() {
+        const live = window.realtimeAdmin;
+        if (!live || !document.getElementById("changelist")) return;
+        try {
+            live.jobs = new JobPanel(live, live.config);
+        } catch (error) {
+            console.warn("realtime_admin: the job panel is off for this page", error);
+        }
+    }
+
+    if (document.readyState !== "loading") {
+        start();
+    } else {
+        document.addEventListener("DOMContentLoaded", start);
+    }
+}
