@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_REQUEST_PKS": 1000,
     # Where @background_action jobs run (a class with start(job_id)).
     "JOB_RUNNER": "realtime_admin.jobs.runners.ThreadRunner",
+    # A running job with no heartbeat for this many seconds lost its worker: it is failed.
+    "JOB_STALE_AFTER": 60,
 }
 
 

@@ -60,4 +60,14 @@ if os.environ.get("RA_TEST_USE_TEST_DB"):
     # A helper process (tests/other_process.py) writes into the test database.
     DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
 
+# Background jobs on Django's tasks framework, with django-tasks-db's worker.
+try:
+    import django.tasks  # noqa: F401
+except ImportError:  # Django 5.2: the backport
+    INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]  # noqa: F405
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+if os.environ.get("RA_TEST_JOB_STALE_AFTER"):
+    REALTIME_ADMIN = {"JOB_STALE_AFTER": float(os.environ["RA_TEST_JOB_STALE_AFTER"])}
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

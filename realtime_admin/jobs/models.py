@@ -9,13 +9,19 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-# A running job whose heartbeat is older than this has lost its worker.
-STALE_AFTER = timedelta(seconds=60)
+
+def stale_after() -> timedelta:
+    """A running job whose heartbeat is older than this has lost its worker."""
+    from .. import conf
+
+    return timedelta(seconds=conf.get("JOB_STALE_AFTER"))
 
 
 class JobQuerySet(models.QuerySet):
     def stale(self):
-        return self.filter(status=Job.Status.RUNNING, heartbeat_at__lt=timezone.now() - STALE_AFTER)
+        return self.filter(
+            status=Job.Status.RUNNING, heartbeat_at__lt=timezone.now() - stale_after()
+        )
 
     def fail_stale(self) -> int:
         """Mark jobs whose worker died as failed, so none stays "running" forever."""

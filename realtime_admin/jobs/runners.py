@@ -17,7 +17,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from .. import conf
-from .models import STALE_AFTER, Job
+from .models import Job, stale_after
 from .progress import JobCancelled, JobContext
 from .selection import resolve
 
@@ -53,7 +53,7 @@ class _Heartbeat(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self.stopped.wait(STALE_AFTER.total_seconds() / 4):
+            while not self.stopped.wait(stale_after().total_seconds() / 4):
                 Job.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
         finally:
             connections.close_all()
