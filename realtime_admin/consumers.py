@@ -148,6 +148,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         from .jobs.models import Job
 
         user = request_for(self.scope, fresh=True).user
+        Job.objects.filter(pk=job_id).fail_stale()  # a worker that died: say so
         job = Job.objects.filter(pk=job_id).first()
         return job.state() if job and job.may_be_seen_by(user) else None
 

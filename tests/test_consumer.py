@@ -272,3 +272,69 @@ async def test_a_page_showing_rows_its_user_cannot_see_is_told_to_resync():
         "model": "shop.order",
     }
     assert await communicator.receive_json_from() == {"type": "resync", "model": "shop.order"}
+
+
+async def job_for(user):
+    from realtime_admin.jobs.models import Job
+
+    return await Job.objects.acreate(
+        description="Recount", action="x", model="shop.order", user=user
+    )
+
+
+async def follow(communicator, job_id):
+    await communicator.send_json_to({"type": "job", "id": job_id})
+    return await communicator.receive_json_from()
+
+
+async def test_the_starter_follows_their_job_as_it_changes():
+    owner = await make(factories.staff)("owner", "view_order")
+    job = await job_for(owner)
+    communicator, _ = await connect(owner)
+    assert (await follow(communicator, job.pk))["job"]["status"] == "queued"
+    job.done, job.total = 3, 10
+    await make(job.publish)()
+    frame = await communicator.receive_json_from()
+    assert (frame["type"], frame["job"]["done"], frame["job"]["total"]) == ("job", 3, 10)
+
+
+@pytest.mark.parametrize("who", ["someone else", "view_job", "superuser"])
+async def test_only_the_starter_superusers_and_view_job_follow_a_job(who):
+    from django.contrib.auth.models import Permission
+
+    job = await job_for(await make(factories.staff)("owner", "view_order"))
+    if who == "superuser":
+        user = await make(factories.superuser)()
+    else:
+        user = await make(factories.staff)("other", "view_order")
+        if who == "view_job":
+            permission = await Permission.objects.aget(codename="view_job")
+            await user.user_permissions.aadd(permission)
+    communicator, _ = await connect(user)
+    answer = await follow(communicator, job.pk)
+    if who == "someone else":
+        assert answer == {"type": "error", "message": f"Cannot follow job {job.pk}."}
+        await make(job.publish)()
+        assert await communicator.receive_nothing(timeout=0.3)
+    else:
+        assert answer["job"]["id"] == job.pk
+
+
+@pytest.mark.parametrize("job_id", ["7", None, True, 1.5, 999999])
+async def test_a_job_frame_needs_a_real_job_id(job_id):
+    communicator, _ = await connect(await make(factories.superuser)())
+    assert (await follow(communicator, job_id))["type"] == "error"
+
+
+async def test_following_a_job_whose_worker_died_says_it_failed():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    owner = await make(factories.staff)("owner", "view_order")
+    job = await job_for(owner)
+    job.status, job.heartbeat_at = "running", timezone.now() - timedelta(minutes=5)
+    await make(job.save)()
+    communicator, _ = await connect(owner)
+    state = (await follow(communicator, job.pk))["job"]
+    assert (state["status"], state["error"]) == ("failed", "The worker running this job stopped.")

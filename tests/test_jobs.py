@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.db.models.signals import post_save
 from django.utils import timezone
 from shop.admin import OrderAdmin
+from shop.models import Order
 
 from realtime_admin import background_action
 from realtime_admin.jobs.models import Job
@@ -279,3 +280,67 @@ def test_the_thread_runner_runs_the_job_for_real(admin_client, action, settings)
         time.sleep(0.05)
     job = Job.objects.get()
     assert (job.status, job.done, job.result) == ("succeeded", 3, "threaded")
+
+
+def test_atomic_items_roll_back_alone(admin_client, action):
+    def work(modeladmin, job, queryset):
+        for order in job.track(queryset.order_by("number"), atomic=True):
+            order.status = "paid"
+            order.save()
+            if order.number == "AT-2":
+                raise ValueError("the second item fails after saving")
+
+    name = action(work)
+    orders = [factories.order(number=f"AT-{n}") for n in (1, 2)]
+    run_action(admin_client, name, [o.pk for o in orders])
+    execute(Job.objects.get().pk)
+    statuses = dict(Order.objects.values_list("number", "status"))
+    assert statuses == {"AT-1": "paid", "AT-2": "new"}  # AT-2's save was rolled back
+    assert Job.objects.get().status == "failed"
+
+
+@pytest.fixture
+def running_job():
+    owner = factories.staff("owner", "view_order", "change_order")
+    return Job.objects.create(description="Long", action="x", model="shop.order", user=owner)
+
+
+def test_the_starter_may_cancel_and_dismiss_their_job(client, running_job):
+    client.force_login(running_job.user)
+    base = f"/admin/realtime_admin/job/{running_job.pk}"
+    assert client.get(f"{base}/cancel/").status_code == 405
+    answer = client.post(f"{base}/cancel/").json()
+    assert answer["cancelRequested"] is True and answer["id"] == running_job.pk
+    assert client.post(f"{base}/dismiss/").json() == {"id": running_job.pk, "dismissed": True}
+    running_job.refresh_from_db()
+    assert running_job.cancel_requested and running_job.dismissed_at
+
+
+def test_other_staff_may_not_touch_someone_elses_job(client, running_job):
+    client.force_login(factories.staff("mallory", "view_order"))
+    for what in ("cancel", "dismiss"):
+        assert client.post(f"/admin/realtime_admin/job/{running_job.pk}/{what}/").status_code == 403
+    running_job.refresh_from_db()
+    assert not running_job.cancel_requested and not running_job.dismissed_at
+
+
+def test_view_job_permission_and_superusers_may_cancel(client, running_job):
+    from django.contrib.auth.models import Permission
+
+    watcher = factories.staff("watcher")
+    watcher.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client.force_login(watcher)
+    assert client.post(f"/admin/realtime_admin/job/{running_job.pk}/cancel/").status_code == 200
+
+
+def plain_function_action(modeladmin, job, queryset):
+    return f"plain {queryset.count()}"
+
+
+def test_plain_function_actions_work_too(admin_client, monkeypatch):
+    wrapped = admin.action(description="Plain")(background_action(plain_function_action))
+    monkeypatch.setattr(OrderAdmin, "actions", [*OrderAdmin.actions, wrapped])
+    run_action(admin_client, "plain_function_action", [factories.order().pk])
+    execute(Job.objects.get().pk)
+    job = Job.objects.get()
+    assert (job.status, job.result, job.description) == ("succeeded", "plain 1", "Plain")

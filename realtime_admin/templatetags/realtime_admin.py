@@ -42,7 +42,9 @@ def _jobs_for(request, cl) -> list[dict]:
         return []
     jobs = Job.objects.filter(
         user=user, model=cl.opts.label_lower, site=cl.model_admin.admin_site.name
-    ).filter(dismissed_at__isnull=True)[:5]
+    ).filter(dismissed_at__isnull=True)
+    jobs.fail_stale()
+    jobs = jobs[:5]
     return [job.state() for job in reversed(jobs)]
 
 

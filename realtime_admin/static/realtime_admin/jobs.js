@@ -11,6 +11,7 @@
         window.interpolate ||
         ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => values[key]));
     const LEVEL = {succeeded: "success", cancelled: "warning", failed: "error"};
+    const RECHECK_MS = 15000;
 
     function element(tag, className, text) {
         const node = document.createElement(tag);
@@ -31,6 +32,15 @@
             live.on("open", () => this.views.forEach((_, id) => live.send({type: "job", id: id})));
             live.on("job", (message) => this.show(message.job));
             this.views.forEach((_, id) => live.send({type: "job", id: id}));
+            // Ask again now and then about running jobs: if a worker died, nothing else
+            // would tell us, and the server marks such a job failed when asked.
+            setInterval(() => {
+                this.running.forEach((id) => live.send({type: "job", id: id}));
+            }, RECHECK_MS);
+        }
+
+        get running() {
+            return [...this.views].filter(([, view]) => view.querySelector(".ra-progress")).map(([id]) => id);
         }
 
         show(state) {
