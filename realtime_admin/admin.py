@@ -13,10 +13,16 @@ from .jobs.models import Job
 
 
 def request_cancel(job: Job) -> None:
-    """Ask a job to stop at its next item, and tell the pages watching it."""
+    """Ask a job to stop at its next item (one still queued never starts), and tell the pages
+    watching it."""
+    from .jobs.runners import finish
+
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)
     job.cancel_requested = True
-    job.publish()
+    if Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(status=Job.Status.CANCELLED):
+        finish(job, Job.Status.CANCELLED, result=str(_("Cancelled before it started.")))
+    else:
+        job.publish()
 
 
 @admin.register(Job)
@@ -76,6 +82,8 @@ class JobAdmin(admin.ModelAdmin):
     @method_decorator(require_POST)
     def dismiss_view(self, request, job_id: int):
         job = self._job_for(request, job_id)
+        if job.user_id != request.user.pk:  # the result is the starter's to put away
+            raise PermissionDenied
         Job.objects.filter(pk=job.pk, dismissed_at__isnull=True).update(dismissed_at=timezone.now())
         return JsonResponse({"id": job.pk, "dismissed": True})
 

@@ -6,3 +6,8 @@ started: list[int] = []
 class RecordingRunner:
     def start(self, job_id: int) -> None:
         started.append(job_id)
+
+
+class BrokenRunner:
+    def start(self, job_id: int) -> None:
+        raise ConnectionError("the queue is down")

@@ -3,6 +3,7 @@
 import time
 from datetime import timedelta
 
+import django
 import pytest
 from django.contrib import admin
 from django.db.models.signals import post_save
@@ -59,7 +60,11 @@ def test_run_returns_at_once_and_the_job_records_the_selection(admin_client, act
         "Test job",
     )
     assert sorted(job.pks) == sorted(str(o.pk) for o in orders[:2])
-    assert (job.done, job.total) == (0, 2)  # known from the selection before the job runs
+    assert (job.done, job.total, job.location) == (
+        0,
+        2,
+        "changelist",
+    )  # known from the selection before the job runs
     assert jobs_support.started == [job.pk]
     page = admin_client.get(response["Location"]).content.decode()
     assert "“Test job” is running in the background." in page
@@ -282,13 +287,16 @@ def test_the_thread_runner_runs_the_job_for_real(admin_client, action, settings)
     assert (job.status, job.done, job.result) == ("succeeded", 3, "threaded")
 
 
-def test_atomic_items_roll_back_alone(admin_client, action):
+def test_a_transaction_per_item_rolls_back_that_item_alone(admin_client, action):
+    from django.db import transaction
+
     def work(modeladmin, job, queryset):
-        for order in job.track(queryset.order_by("number"), atomic=True):
-            order.status = "paid"
-            order.save()
-            if order.number == "AT-2":
-                raise ValueError("the second item fails after saving")
+        for order in job.track(queryset.order_by("number")):
+            with transaction.atomic():
+                order.status = "paid"
+                order.save()
+                if order.number == "AT-2":
+                    raise ValueError("the second item fails after saving")
 
     name = action(work)
     orders = [factories.order(number=f"AT-{n}") for n in (1, 2)]
@@ -299,10 +307,84 @@ def test_atomic_items_roll_back_alone(admin_client, action):
     assert Job.objects.get().status == "failed"
 
 
+def test_the_action_is_named_by_what_ran_not_by_the_other_action_bar(admin_client, action):
+    ran = []
+    name = action(lambda modeladmin, job, queryset: ran.append("background"))
+    order = factories.order()
+    # Both action bars post a select; the admin picks by index, the other may be stale.
+    admin_client.post(
+        ORDERS,
+        {"action": [name, "mark_paid"], "index": 0, "_selected_action": [order.pk]},
+    )
+    job = Job.objects.get()
+    assert job.action == name
+    execute(job.pk)
+    assert ran == ["background"]
+
+
+def test_cancelling_a_queued_job_ends_it_at_once(admin_client, action):
+    name = action(lambda modeladmin, job, queryset: "ran")
+    run_action(admin_client, name, [factories.order().pk])
+    job = Job.objects.get()
+    answer = admin_client.post(f"/admin/realtime_admin/job/{job.pk}/cancel/").json()
+    assert (answer["status"], answer["result"]) == ("cancelled", "Cancelled before it started.")
+    execute(job.pk)  # the runner comes later: nothing to run
+    assert Job.objects.get().status == "cancelled"
+
+
+def test_a_runner_that_cannot_start_fails_the_job(admin_client, action, settings):
+    settings.REALTIME_ADMIN = {"JOB_RUNNER": "tests.jobs_support.BrokenRunner"}
+    name = action(lambda modeladmin, job, queryset: "ran")
+    run_action(admin_client, name, [factories.order().pk])
+    job = Job.objects.get()
+    assert (job.status, job.error) == ("failed", "the queue is down")
+
+
+def test_an_async_action_cancelled_by_asyncio_is_recorded(admin_client, action):
+    import asyncio
+
+    async def work(modeladmin, job, queryset):
+        raise asyncio.CancelledError
+
+    name = action(work)
+    run_action(admin_client, name, [factories.order().pk])
+    execute(Job.objects.get().pk)  # does not raise
+    assert Job.objects.get().status == "failed"
+
+
+def test_the_end_of_a_run_keeps_what_changed_meanwhile(admin_client, action):
+    def work(modeladmin, job, queryset):
+        Job.objects.filter(pk=job.id).delete()  # deleted from the job list while it ran
+
+    name = action(work)
+    run_action(admin_client, name, [factories.order().pk])
+    execute(Job.objects.get().pk)
+    assert not Job.objects.exists()  # not brought back by the final write
+
+
+def test_select_across_from_a_later_page_survives_the_table_shrinking(admin_client, action):
+    handled = []
+    name = action(lambda modeladmin, job, queryset: handled.extend(queryset))
+    orders = [factories.order() for _ in range(60)]
+    run_action(admin_client, name, [orders[0].pk], select_across="1", query="?p=3")
+    Order.objects.filter(pk__in=[o.pk for o in orders[:30]]).delete()  # now 2 pages
+    execute(Job.objects.get().pk)
+    assert (Job.objects.get().status, len(handled)) == ("succeeded", 30)
+
+
 @pytest.fixture
 def running_job():
     owner = factories.staff("owner", "view_order", "change_order")
     return Job.objects.create(description="Long", action="x", model="shop.order", user=owner)
+
+
+def test_only_the_starter_dismisses_a_result(client, running_job):
+    from django.contrib.auth.models import Permission
+
+    watcher = factories.staff("watcher")
+    watcher.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client.force_login(watcher)
+    assert client.post(f"/admin/realtime_admin/job/{running_job.pk}/dismiss/").status_code == 403
 
 
 def test_the_starter_may_cancel_and_dismiss_their_job(client, running_job):
@@ -344,3 +426,29 @@ def test_plain_function_actions_work_too(admin_client, monkeypatch):
     execute(Job.objects.get().pk)
     job = Job.objects.get()
     assert (job.status, job.result, job.description) == ("succeeded", "plain 1", "Plain")
+
+
+@pytest.mark.skipif(django.VERSION < (6, 1), reason="change-form actions are new in Django 6.1")
+def test_a_change_form_action_runs_on_its_object(admin_client, monkeypatch):
+    from django.contrib.admin.options import ActionLocation
+
+    def work(modeladmin, job, queryset):
+        return ", ".join(queryset.values_list("number", flat=True))
+
+    wrapped = admin.action(description="On this order", location=ActionLocation.CHANGE_FORM)(
+        background_action(work)
+    )
+    monkeypatch.setattr(OrderAdmin, "on_this_order", wrapped, raising=False)
+    monkeypatch.setattr(OrderAdmin, "actions", [*OrderAdmin.actions, "on_this_order"])
+    order = factories.order(number="CF-1")
+    factories.order(number="CF-2")
+    response = admin_client.post(
+        f"{ORDERS}{order.pk}/change/",
+        {"CHANGE_FORM-action": "on_this_order", "index": 0, "_selected_action": order.pk},
+    )
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert (job.action, job.location, job.pks) == ("on_this_order", "change_form", [str(order.pk)])
+    execute(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.result) == ("succeeded", "CF-1")

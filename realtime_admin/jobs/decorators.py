@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import transaction
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -31,30 +30,35 @@ def background_action(function: Callable | None = None, *, description: str | No
     def decorate(function: Callable) -> Callable:
         @functools.wraps(function)
         def action(modeladmin: Any, request: Any, queryset: Any) -> None:
-            from .models import Job
-            from .runners import get_runner
+            from django.db import router
 
-            name = request.POST.get("action", function.__name__)
+            from .models import Job
+            from .runners import start
+
+            name, location = action_name(modeladmin, request, action)
             label = (
                 description
                 or getattr(action, "short_description", None)
                 or capfirst(name.replace("_", " "))
             )
-            select_across = request.POST.get("select_across") == "1"
-            pks = [] if select_across else request.POST.getlist(ACTION_CHECKBOX_NAME)
+            select_across = location == "changelist" and request.POST.get("select_across") == "1"
+            # The rows Django resolved for this click; with "select all" the querystring is
+            # kept instead, and every matching row is read again when the job runs.
+            pks = [] if select_across else [str(pk) for pk in queryset.values_list("pk", flat=True)]
             job = Job.objects.create(
                 description=str(label)[:200],
                 action=name,
+                location=location,
                 model=modeladmin.opts.label_lower,
                 site=modeladmin.admin_site.name,
                 pks=pks,
                 select_across=select_across,
-                total=None if select_across else len(pks),  # "0 of 5" from the start
-                querystring=request.GET.urlencode(),
+                querystring=request.GET.urlencode() if select_across else "",
                 user=request.user,
+                total=None if select_across else len(pks),  # "0 of 5" from the start
             )
             # The worker must find the committed row.
-            transaction.on_commit(functools.partial(get_runner().start, job.pk))
+            transaction.on_commit(functools.partial(start, job.pk), using=router.db_for_write(Job))
             modeladmin.message_user(
                 request,
                 _("“%(action)s” is running in the background.") % {"action": label},
@@ -65,3 +69,26 @@ def background_action(function: Callable | None = None, *, description: str | No
         return action
 
     return decorate(function) if function is not None else decorate
+
+
+def action_name(modeladmin: Any, request: Any, action: Callable) -> tuple[str, str]:
+    """The name this ModelAdmin gives ``action``, and where it was run from: found by identity
+    among its actions, as the POSTed name can come from the other action bar's select."""
+    for location, actions in _actions_by_location(modeladmin, request):
+        for name, entry in actions.items():
+            if (getattr(entry, "func", None) or entry[0]) is action:
+                return name, location
+    raise LookupError(f"{action!r} is not an action of {modeladmin!r}")
+
+
+def _actions_by_location(modeladmin: Any, request: Any):
+    yield "changelist", modeladmin.get_actions(request)
+    try:
+        from django.contrib.admin.options import ActionLocation  # Django 6.1+
+    except ImportError:
+        return
+    # As the 6.1 admin does, so that a get_actions(request) override keeps working.
+    actions = modeladmin._get_actions_with_action_location(
+        request, action_location=ActionLocation.CHANGE_FORM
+    )
+    yield "change_form", actions

@@ -44,6 +44,8 @@ class Job(models.Model):
 
     description = models.CharField(_("action"), max_length=200)
     action = models.CharField(_("action name"), max_length=100)
+    # Where it was run from: "changelist", or (Django 6.1+) "change_form" for one object.
+    location = models.CharField(_("run from"), max_length=20, default="changelist")
     model = models.CharField(_("model"), max_length=100)  # app_label.model_name
     site = models.CharField(_("admin site"), max_length=100, default="admin")
     # The selection: these pks, or with select_across every row matching the querystring.

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
 from .models import Job
@@ -81,10 +81,10 @@ class JobContext:
         job.save(update_fields=["done", "total", "message", "heartbeat_at"])
         job.publish()
 
-    def track(self, iterable: Iterable | AsyncIterable, total: int | None = None, atomic=False):
+    def track(self, iterable: Iterable | AsyncIterable, total: int | None = None) -> Tracker:
         """Yield each item and count it; ``total`` defaults to ``len()`` or ``.count()``.
-        With ``atomic=True`` each item's work runs in its own transaction (sync only)."""
-        return Tracker(self, iterable, total, atomic)
+        For one transaction per item, wrap the loop's body in ``transaction.atomic()``."""
+        return Tracker(self, iterable, total)
 
 
 def _total(iterable: Any) -> int | None:
@@ -97,8 +97,8 @@ def _total(iterable: Any) -> int | None:
 
 
 class Tracker:
-    def __init__(self, job: JobContext, iterable: Any, total: int | None, atomic: bool) -> None:
-        self.job, self.iterable, self.total, self.atomic = job, iterable, total, atomic
+    def __init__(self, job: JobContext, iterable: Any, total: int | None) -> None:
+        self.job, self.iterable, self.total = job, iterable, total
 
     def __iter__(self):
         job = self.job
@@ -107,16 +107,10 @@ class Tracker:
         for done, item in enumerate(self.iterable, start=1):
             if job.cancelled:
                 raise JobCancelled
-            if self.atomic:
-                with transaction.atomic():
-                    yield item
-            else:
-                yield item
+            yield item
             job.progress(done)
 
     async def __aiter__(self):
-        if self.atomic:
-            raise TypeError("track(atomic=True) is for sync actions: transactions are sync-only.")
         job = self.job
         total = self.total
         if total is None:

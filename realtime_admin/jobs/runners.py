@@ -44,6 +44,15 @@ def get_runner():
     return import_string(conf.get("JOB_RUNNER"))()
 
 
+def start(job_id: int) -> None:
+    """Hand a committed job to the configured runner; a job it cannot take is failed."""
+    try:
+        get_runner().start(job_id)
+    except Exception as error:
+        logger.exception("realtime_admin: could not start job %s", job_id)
+        finish(Job.objects.get(pk=job_id), Job.Status.FAILED, error=str(error) or repr(error))
+
+
 class _Heartbeat(threading.Thread):
     """Marks the job alive while its action works on a long item without reporting."""
 
@@ -71,6 +80,7 @@ def execute(job_id: int) -> None:
     job.publish()
     heartbeat = _Heartbeat(job_id)
     heartbeat.start()
+    status, outcome = Job.Status.FAILED, {}
     try:
         if job.cancel_requested:
             raise JobCancelled
@@ -80,21 +90,42 @@ def execute(job_id: int) -> None:
             result = async_to_sync(function)(model_admin, context, queryset)
         else:
             result = function(model_admin, context, queryset)
+        status, outcome = Job.Status.SUCCEEDED, {"result": "" if result is None else str(result)}
     except JobCancelled:
-        job.status = Job.Status.CANCELLED
-        job.result = _("Cancelled after %(done)s of %(total)s.") % {
-            "done": job.done,
-            "total": job.total if job.total is not None else "?",
+        status = Job.Status.CANCELLED
+        outcome = {
+            "result": _("Cancelled after %(done)s of %(total)s.")
+            % {"done": job.done, "total": job.total if job.total is not None else "?"}
         }
-    except Exception as error:
+    except BaseException as error:  # even CancelledError or SystemExit: record, then go on
         logger.exception("realtime_admin: job %s (%s) failed", job.pk, job.action)
-        job.status = Job.Status.FAILED
-        job.error = str(error) or type(error).__name__  # the traceback stays in the log
-    else:
-        job.status = Job.Status.SUCCEEDED
-        job.result = "" if result is None else str(result)
+        outcome = {"error": str(error) or type(error).__name__}  # the traceback stays in the log
+        if isinstance(error, KeyboardInterrupt | SystemExit):
+            finish(job, status, **outcome)
+            raise
     finally:
         heartbeat.stopped.set()
+    finish(job, status, **outcome)
+
+
+def finish(job: Job, status: str, result: str = "", error: str = "") -> None:
+    """Record how a job ended, touching only what the run decides (a cancel request, a
+    dismissal or a deletion made meanwhile stay), and tell the pages watching it."""
+    job.status, job.result, job.error = status, result, error
     job.finished_at = job.heartbeat_at = timezone.now()
-    job.save()
+    fields = [
+        "status",
+        "result",
+        "error",
+        "finished_at",
+        "heartbeat_at",
+        "done",
+        "total",
+        "message",
+    ]
+    try:
+        Job.objects.filter(pk=job.pk).update(**{name: getattr(job, name) for name in fields})
+    except Exception:
+        logger.exception("realtime_admin: could not record how job %s ended", job.pk)
+        return
     job.publish()

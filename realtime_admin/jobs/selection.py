@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.contrib.admin.sites import all_sites
-from django.db.models import QuerySet
+from django.contrib.admin.views.main import ALL_VAR, PAGE_VAR
 from django.http import QueryDict
 from django.urls import resolve as resolve_url
 from django.urls import reverse
@@ -17,9 +17,9 @@ from .models import Job
 def resolve(job: Job):
     """(model_admin, the decorated function, a request as the user, the selected rows).
 
-    The rows are re-read now, through the changelist's own queryset for the user and the
-    querystring the action was run from (filters, search, row rules), narrowed to the selected
-    pks unless every matching row was selected, exactly as ``ModelAdmin.response_action``.
+    The rows are read again now, for the job's user: the selected pks through the ModelAdmin's
+    ``get_queryset()`` (row rules), or with "select all" every row matching the changelist's
+    filters and search as they were when the action was run.
     """
     site = next((s for s in all_sites if s.name == job.site), None)
     if site is None:
@@ -28,15 +28,30 @@ def resolve(job: Job):
     path = reverse(
         f"{site.name}:{model_admin.opts.app_label}_{model_admin.opts.model_name}_changelist"
     )
-    request = plain_request(job.user, path=path, query=QueryDict(job.querystring))
+    query = QueryDict(job.querystring, mutable=True)
+    for name in (PAGE_VAR, ALL_VAR):  # "all matching rows" is not a page of them
+        query.pop(name, None)
+    request = plain_request(job.user, path=path, query=query)
     request.resolver_match = resolve_url(path)
     # The checks admin_view and changelist_view make before an action runs, made again now.
     allowed = site.has_permission(request) and model_admin.has_view_or_change_permission(request)
-    action = model_admin.get_actions(request).get(job.action) if allowed else None
-    if action is None:
+    function = _action_function(model_admin, request, job) if allowed else None
+    if function is None:
         raise PermissionError(_("You may no longer run this action."))
-    function = getattr(action, "func", None) or action[0]  # 6.1 Action, or the tuple
-    queryset: QuerySet = model_admin.get_changelist_instance(request).get_queryset(request)
-    if not job.select_across:
-        queryset = queryset.filter(pk__in=job.pks)
+    if job.select_across:
+        # Every row matching the changelist's filters and search, as the user had them.
+        queryset = model_admin.get_changelist_instance(request).get_queryset(request)
+    else:
+        queryset = model_admin.get_queryset(request).filter(pk__in=job.pks)
     return model_admin, function.background_job_function, request, queryset
+
+
+def _action_function(model_admin, request, job: Job):
+    from .decorators import _actions_by_location
+
+    for location, actions in _actions_by_location(model_admin, request):
+        if location == job.location and job.action in actions:
+            entry = actions[job.action]
+            function = getattr(entry, "func", None) or entry[0]  # 6.1 Action, or the tuple
+            return function if hasattr(function, "background_job_function") else None
+    return None
