@@ -39,7 +39,7 @@ class OrderAdmin(admin.ModelAdmin):
             time.sleep(0.4)  # stands for slow work
             order.save(update_fields=["amount"])
             count += 1
-        return f"Recalculated {count} orders."
+        return f"Recalculated {count} order{'' if count == 1 else 's'}."
 
     @admin.action(description="Email the customers (in the background, async)")
     @background_action
@@ -49,7 +49,7 @@ class OrderAdmin(admin.ModelAdmin):
             await asyncio.sleep(0.3)  # stands for an SMTP call
             print(f"Emailed {order.customer.email} about {order.number}")
             count += 1
-        return f"Emailed {count} customers."
+        return f"Emailed {count} customer{'' if count == 1 else 's'}."
 
     def get_queryset(self, request):
         # A row-level rule: account managers see their own orders only.
