@@ -29,10 +29,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.apps import apps
 from django.contrib import admin
-from django.contrib.admin.sites import NotRegistered, all_sites
+from django.contrib.admin.sites import NotRegistered
 
 from . import bus, conf
-from .permissions import has_row_rules, request_for, visible_pks
+from .permissions import has_row_rules, request_for, site_named, visible_pks
 
 logger = logging.getLogger("realtime_admin")
 
@@ -166,7 +166,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         user = request.user
         if not (user and user.is_active and user.is_staff):
             return None, set()
-        site = next((s for s in all_sites if s.name == site_name), None)
+        site = site_named(site_name)
         try:
             model = apps.get_model(label)
             model_admin = site.get_model_admin(model) if site else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib import admin
+from django.contrib.admin.sites import all_sites
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, QueryDict
@@ -38,6 +39,11 @@ def request_for(scope: dict, fresh: bool = False) -> HttpRequest:
     headers = dict(scope.get("headers", ()))
     host = headers.get(b"host", b"").decode("latin-1")
     return plain_request(user, scope.get("session"), host=host)
+
+
+def site_named(name: str) -> admin.AdminSite | None:
+    """The admin site with this instance name (``AdminSite.name``), if one exists."""
+    return next((site for site in all_sites if site.name == name), None)
 
 
 def has_row_rules(model_admin: admin.ModelAdmin) -> bool:

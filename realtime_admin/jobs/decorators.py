@@ -74,21 +74,26 @@ def background_action(function: Callable | None = None, *, description: str | No
 def action_name(modeladmin: Any, request: Any, action: Callable) -> tuple[str, str]:
     """The name this ModelAdmin gives ``action``, and where it was run from: found by identity
     among its actions, as the POSTed name can come from the other action bar's select."""
-    for location, actions in _actions_by_location(modeladmin, request):
-        for name, entry in actions.items():
-            if (getattr(entry, "func", None) or entry[0]) is action:
-                return name, location
+    for location, name, function in actions_of(modeladmin, request):
+        if function is action:
+            return name, location
     raise LookupError(f"{action!r} is not an action of {modeladmin!r}")
 
 
-def _actions_by_location(modeladmin: Any, request: Any):
-    yield "changelist", modeladmin.get_actions(request)
+def actions_of(modeladmin: Any, request: Any):
+    """(location, name, function) of each action the user may run: the changelist's, and on
+    Django 6.1+ the change form's."""
+    by_location = [("changelist", modeladmin.get_actions(request))]
     try:
         from django.contrib.admin.options import ActionLocation  # Django 6.1+
     except ImportError:
-        return
-    # As the 6.1 admin does, so that a get_actions(request) override keeps working.
-    actions = modeladmin._get_actions_with_action_location(
-        request, action_location=ActionLocation.CHANGE_FORM
-    )
-    yield "change_form", actions
+        pass
+    else:
+        # As the 6.1 admin does, so that a get_actions(request) override keeps working.
+        change_form = modeladmin._get_actions_with_action_location(
+            request, action_location=ActionLocation.CHANGE_FORM
+        )
+        by_location.append(("change_form", change_form))
+    for location, actions in by_location:
+        for name, entry in actions.items():
+            yield location, name, getattr(entry, "func", None) or entry[0]  # 6.1 Action, or tuple

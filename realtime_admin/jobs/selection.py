@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from django.apps import apps
-from django.contrib.admin.sites import all_sites
 from django.contrib.admin.views.main import ALL_VAR, PAGE_VAR
 from django.http import QueryDict
 from django.urls import resolve as resolve_url
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from ..permissions import plain_request
+from ..permissions import plain_request, site_named
 from .models import Job
 
 
@@ -21,7 +20,7 @@ def resolve(job: Job):
     ``get_queryset()`` (row rules), or with "select all" every row matching the changelist's
     filters and search as they were when the action was run.
     """
-    site = next((s for s in all_sites if s.name == job.site), None)
+    site = site_named(job.site)
     if site is None:
         raise LookupError(_("The admin site %(site)r is gone.") % {"site": job.site})
     model_admin = site.get_model_admin(apps.get_model(job.model))
@@ -47,11 +46,9 @@ def resolve(job: Job):
 
 
 def _action_function(model_admin, request, job: Job):
-    from .decorators import _actions_by_location
+    from .decorators import actions_of
 
-    for location, actions in _actions_by_location(model_admin, request):
-        if location == job.location and job.action in actions:
-            entry = actions[job.action]
-            function = getattr(entry, "func", None) or entry[0]  # 6.1 Action, or the tuple
+    for location, name, function in actions_of(model_admin, request):
+        if (location, name) == (job.location, job.action):
             return function if hasattr(function, "background_job_function") else None
     return None
