@@ -1,21 +1,25 @@
 """Group names and publishing change batches to the channel layer.
 
 A batch is ``{(model label, pk): op}``. It goes out as one message per model group:
-``{"type": "realtime_admin.changes", "model": label, "origin": ..., "seq": n,
-"changes": [[pk, op], ...]}``. Only primitives travel (channels_redis' msgpack refuses
-UUIDs, dates and lazy strings), and never row data: browsers fetch rows over HTTP.
+``{"type": "realtime_admin.changes", "group": ..., "model": label, "origin": ..., "seq": n,
+"at": time, "changes": [[pk, op], ...]}``. Only primitives travel (channels_redis' msgpack
+refuses UUIDs, dates and lazy strings), and never row data: browsers fetch rows over HTTP.
 
-``origin`` names this process and ``seq`` counts its messages per group, so a consumer
-that sees ``seq`` jump knows it missed something and asks its page to resync.
+``origin`` names this process and ``seq`` counts its messages per group, so a hub that sees
+``seq`` jump knows it missed something (see hub.py). About a second after its last message
+to a group, a process also sends a ``tail`` repeating that ``seq``, so that a lost *last*
+message is noticed as well.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 import logging
 import sys
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
@@ -32,6 +36,9 @@ CREATED, UPDATED, DELETED = "created", "updated", "deleted"
 OPS = (CREATED, UPDATED, DELETED)
 EVENT_TYPE = "realtime_admin.changes"
 JOB_EVENT_TYPE = "realtime_admin.job"
+TAIL_EVENT_TYPE = "realtime_admin.tail"
+PROBE_EVENT_TYPE = "realtime_admin.probe"
+TAIL_DELAY = 1.0  # seconds after a group's last message before its tail goes out
 
 ORIGIN = uuid.uuid4().hex[:12]
 _counters: dict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
@@ -41,6 +48,9 @@ _counters_lock = threading.Lock()
 _server_loop: asyncio.AbstractEventLoop | None = None
 _warned_in_memory = threading.Event()
 _tasks: set[asyncio.Task] = set()  # keeps fire-and-forget sends alive until done
+_tails: dict[str, dict] = {}  # group -> the tail to send for it, under _counters_lock
+_tail_timer: threading.Timer | None = None
+_last_sent: dict[str, dict] = {}  # group -> stamp of this process's last message to it
 
 
 def serving(loop: asyncio.AbstractEventLoop) -> None:
@@ -54,9 +64,49 @@ def group_name(label: str) -> str:
     return f"{conf.get('GROUP_PREFIX')}.{label}"
 
 
-def _next_seq(group: str) -> int:
+def numbered(group: str, event: dict) -> dict:
+    """``event`` for ``group`` with this process's next sequence number; its tail is due."""
+    global _tail_timer
     with _counters_lock:
-        return next(_counters[group])
+        seq = next(_counters[group])
+        stamp = {"group": group, "origin": ORIGIN, "seq": seq, "at": time.time()}
+        previous = _last_sent.get(group)
+        _tails[group] = _last_sent[group] = {"type": TAIL_EVENT_TYPE, **stamp}
+        if _tail_timer is None:
+            _tail_timer = threading.Timer(TAIL_DELAY, send_tails)
+            _tail_timer.daemon = True
+            _tail_timer.start()
+    # When this process last sent to the group, so that a hub that never heard from it
+    # can tell whether it missed that message.
+    return {**event, **stamp, "prev_at": previous["at"] if previous else None}
+
+
+def _due_tails() -> list[dict]:
+    global _tail_timer
+    with _counters_lock:
+        tails, _tail_timer = list(_tails.values()), None
+        _tails.clear()
+    return tails
+
+
+def send_tails() -> None:
+    """Send the tails that are due (from the timer thread)."""
+    tails = _due_tails()
+    if tails:
+        _deliver(_send_events, tails)
+
+
+@atexit.register
+def _send_tails_at_exit() -> None:
+    """A shell or cron process may exit within a second of its last write: send its tails
+    now, on a loop of their own (asgiref's executors are already shut down)."""
+    tails = _due_tails()
+    layer = get_channel_layer() if tails else None
+    if layer is not None and not isinstance(layer, InMemoryChannelLayer):
+        try:
+            asyncio.run(_send_events(layer, tails))
+        except Exception:
+            logger.debug("realtime_admin: could not send tails at exit", exc_info=True)
 
 
 def publish(changes: Mapping[tuple[str, str], str]) -> None:
@@ -122,25 +172,22 @@ def _warn_in_memory_once() -> None:
 
 
 async def _send_all(layer, by_model: dict[str, list[list[str]]]) -> None:
-    """Never raises: the writes already committed, and delivery is best effort by design
-    (pages resync on the next notice or reconnect)."""
-    for label, rows in by_model.items():
-        group = group_name(label)
-        message = {
-            "type": EVENT_TYPE,
-            "model": label,
-            "origin": ORIGIN,
-            "seq": _next_seq(group),
-            "changes": rows,
-        }
-        try:
-            await layer.group_send(group, message)
-        except Exception:
-            logger.exception("realtime_admin: could not publish changes to %s", group)
+    events = [
+        numbered(group_name(label), {"type": EVENT_TYPE, "model": label, "changes": rows})
+        for label, rows in by_model.items()
+    ]
+    await _send_events(layer, events)
 
 
 async def _send_job(layer, job_id: int, state: dict) -> None:
-    try:
-        await layer.group_send(job_group(job_id), {"type": JOB_EVENT_TYPE, "job": state})
-    except Exception:
-        logger.exception("realtime_admin: could not publish job %s", job_id)
+    await _send_events(layer, [numbered(job_group(job_id), {"type": JOB_EVENT_TYPE, "job": state})])
+
+
+async def _send_events(layer, events: list[dict]) -> None:
+    """Never raises: the writes already committed, and delivery is best effort by design
+    (hubs notice what they missed and pages resync)."""
+    for event in events:
+        try:
+            await layer.group_send(event["group"], event)
+        except Exception:
+            logger.exception("realtime_admin: could not publish to %s", event["group"])

@@ -20,6 +20,15 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FRAME_BYTES": 64 * 1024,
     # Most pks one refresh request may name (changed + shown rows).
     "MAX_REQUEST_PKS": 1000,
+    # Seconds between re-checks of each socket's session and permissions: a user logged out,
+    # deactivated or stripped of a permission stops receiving within this time.
+    "RECHECK_INTERVAL": 30,
+    # Seconds between checks that the channel layer still delivers to this process (group
+    # membership renewed, a probe sent through each group): after a Redis restart, pages
+    # are correct again within about this time.
+    "HEARTBEAT_INTERVAL": 5,
+    # Frames a socket may send per second (in bursts of as many); past it, it is closed.
+    "MAX_FRAMES_PER_SECOND": 20,
     # Where @background_action jobs run (a class with start(job_id)).
     "JOB_RUNNER": "realtime_admin.jobs.runners.ThreadRunner",
     # A running job with no heartbeat for this many seconds lost its worker: it is failed.

@@ -2,7 +2,8 @@
 
 Frames from the browser::
 
-    {"type": "subscribe", "model": "shop.order", "site": "admin", "shown": ["3", "7"]}
+    {"type": "subscribe", "model": "shop.order", "site": "admin", "shown": ["3", "7"],
+     "since": 1764064800.5}                         # since: when the page was rendered
     {"type": "unsubscribe", "model": "shop.order"}
     {"type": "job", "id": 12}                       # follow a background job
 
@@ -12,10 +13,14 @@ Frames to the browser::
     {"type": "changes", "model": "shop.order", "seq": 4, "changes": [{"pk": "7", "op": "updated"}]}
     {"type": "resync", "model": "shop.order"}       # something was missed: re-fetch everything
     {"type": "job", "job": {"id": 12, "status": "running", "done": 3, "total": 40, ...}}
-    {"type": "error", "message": "..."}
+    {"type": "error", "message": "..."}             # a bad frame; the socket stays open
 
 Nothing else: no row data, and on a model whose ModelAdmin has row-level rules
 (an overridden ``get_queryset``) not even the pk of a row the user may not see.
+
+The user's rights are checked at connect, on every subscribe, and every
+``RECHECK_INTERVAL`` seconds; when they no longer hold, the socket is closed with one of
+the ``CLOSE_*`` codes below, and the page stops listening.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
@@ -31,21 +37,25 @@ from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.sites import NotRegistered
 
-from . import bus, conf
+from . import auth, bus, conf
+from .hub import hub_for
 from .permissions import has_row_rules, request_for, site_named, visible_pks
 
 logger = logging.getLogger("realtime_admin")
 
-CLOSE_NOT_STAFF = 4403
+CLOSE_SESSION_ENDED = 4401  # not logged in, logged out, session expired, password changed
+CLOSE_FORBIDDEN = 4403  # not active staff, or no longer allowed to see what it follows
+CLOSE_TOO_MANY_FRAMES = 4429  # more than MAX_FRAMES_PER_SECOND, sustained
+CLOSE_SERVER_ERROR = 1011  # the rights could not be checked: reconnect and try again
 MAX_SUBSCRIPTIONS = 50
 
 
 @dataclass
 class Subscription:
+    site: admin.AdminSite
     model_admin: admin.ModelAdmin
     row_rules: bool
     shown: set[str] = field(default_factory=set)
-    last_seq: dict[str, int] = field(default_factory=dict)  # per publishing process
 
 
 class ChangelistConsumer(AsyncJsonWebsocketConsumer):
@@ -53,19 +63,47 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         self.subscriptions: dict[str, Subscription] = {}
         self.jobs: set[int] = set()
         self.seq = 0
+        self.hub = hub_for(self.channel_layer)
+        self.frame_allowance = float(conf.get("MAX_FRAMES_PER_SECOND"))
+        self.last_frame_at = time.monotonic()
         bus.serving(asyncio.get_running_loop())
-        user = self.scope.get("user")
         await self.accept()
-        if not (user and user.is_authenticated and user.is_active and user.is_staff):
-            await self.close(code=CLOSE_NOT_STAFF)
+        self.user = await database_sync_to_async(auth.current_user)(self.scope)
+        code = self.refusal(self.user)
+        if code:
+            return await self.close(code=code)
+        self.rechecking = asyncio.create_task(self.recheck_periodically())
+
+    @staticmethod
+    def refusal(user) -> int | None:
+        if not user.is_authenticated:
+            return CLOSE_SESSION_ENDED
+        if not (user.is_active and user.is_staff):
+            return CLOSE_FORBIDDEN
+        return None
 
     async def disconnect(self, code: int) -> None:
+        if hasattr(self, "rechecking"):
+            self.rechecking.cancel()
+        await self.leave_all()
+
+    async def leave_all(self) -> None:
         for label in list(getattr(self, "subscriptions", {})):
-            await self.channel_layer.group_discard(bus.group_name(label), self.channel_name)
-        for job_id in getattr(self, "jobs", ()):
-            await self.channel_layer.group_discard(bus.job_group(job_id), self.channel_name)
+            await self.hub.leave(bus.group_name(label), self)
+        for job_id in list(getattr(self, "jobs", ())):
+            await self.hub.leave(bus.job_group(job_id), self)
+        self.subscriptions, self.jobs = {}, set()
+
+    async def end(self, code: int) -> None:
+        """Stop sending at once, and close with ``code``."""
+        await self.leave_all()
+        await self.close(code=code)
+
+    # Frames from the browser
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if not self.within_rate():
+            return await self.end(CLOSE_TOO_MANY_FRAMES)
         if text_data is None:
             return await self.send_error("Frames must be JSON text.")
         if len(text_data.encode()) > conf.get("MAX_FRAME_BYTES"):
@@ -87,18 +125,27 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             return await self.send_error("Unknown frame type.")
         await handler(content)
 
+    def within_rate(self) -> bool:
+        """A token bucket: bursts up to the limit, then that many frames a second."""
+        rate = float(conf.get("MAX_FRAMES_PER_SECOND"))
+        now = time.monotonic()
+        elapsed, self.last_frame_at = now - self.last_frame_at, now
+        self.frame_allowance = min(rate, self.frame_allowance + elapsed * rate) - 1
+        return self.frame_allowance >= 0
+
     async def send_error(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})
 
     async def subscribe(self, content: dict) -> None:
         """Listen to a model's changes, or update which of its rows the page shows."""
-        label, site, shown = (content.get(k) for k in ("model", "site", "shown"))
+        label, site, shown, since = (content.get(k) for k in ("model", "site", "shown", "since"))
         shown = [] if shown is None else shown
         if not (
             isinstance(label, str)
             and isinstance(site, str | None)
             and isinstance(shown, list)
-            and all(isinstance(pk, str | int) for pk in shown)
+            and all(isinstance(pk, str | int) and not isinstance(pk, bool) for pk in shown)
+            and (since is None or (isinstance(since, int | float) and not isinstance(since, bool)))
         ):
             return await self.send_error("subscribe needs a model label and a list of shown pks.")
         if len(shown) > conf.get("MAX_REQUEST_PKS"):
@@ -106,28 +153,36 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         if label not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             return await self.send_error("Too many subscriptions.")
         claimed = {str(pk) for pk in shown}
-        model_admin, shown = await database_sync_to_async(self.authorize)(
+        found, shown = await database_sync_to_async(self.authorize)(
             label, site or "admin", list(claimed)
         )
-        if model_admin is None:
+        if found is None:
+            if label in self.subscriptions:  # allowed before, not now
+                return await self.end(CLOSE_FORBIDDEN)
             # The same answer for "no such model" and "not yours to see".
             return await self.send_error(f"Cannot subscribe to {label!r}.")
+        site, model_admin = found
+        group = bus.group_name(label)
         subscription = self.subscriptions.get(label)
-        if subscription is None or subscription.model_admin is not model_admin:
-            subscription = Subscription(model_admin, has_row_rules(model_admin))
+        new = subscription is None or subscription.model_admin is not model_admin
+        if new:
+            subscription = Subscription(site, model_admin, has_row_rules(model_admin))
             self.subscriptions[label] = subscription
-            await self.channel_layer.group_add(bus.group_name(label), self.channel_name)
+            await self.hub.join(group, self)
         subscription.shown = shown
         await self.send_json({"type": "subscribed", "model": label})
-        if claimed - shown:
+        if claimed - shown or (
+            new and since is not None and not self.hub.heard_everything_since(group, since)
+        ):
             # The page shows rows its user may no longer see, or that are gone (perhaps
-            # deleted before this list arrived): it re-reads its view over HTTP.
+            # deleted before this list arrived); or it was rendered before this socket
+            # listened, and something may have changed in between: it re-reads its view.
             await self.send_json({"type": "resync", "model": label})
 
     async def unsubscribe(self, content: dict) -> None:
         label = content.get("model")
         if isinstance(label, str) and self.subscriptions.pop(label, None) is not None:
-            await self.channel_layer.group_discard(bus.group_name(label), self.channel_name)
+            await self.hub.leave(bus.group_name(label), self)
 
     async def watch_job(self, content: dict) -> None:
         """Follow a background job: its current state now, then every change."""
@@ -136,35 +191,41 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             return await self.send_error("job needs a job id.")
         if job_id not in self.jobs and len(self.jobs) >= MAX_SUBSCRIPTIONS:
             return await self.send_error("Too many subscriptions.")
-        state = await database_sync_to_async(self.job_state)(job_id)
-        if state is None:  # the same answer for "no such job" and "not yours to see"
+        if not await database_sync_to_async(self.job_visible)(job_id):
+            # The same answer for "no such job" and "not yours to see".
             return await self.send_error(f"Cannot follow job {job_id}.")
-        if job_id not in self.jobs:
+        if job_id not in self.jobs:  # listen first, then read: no update falls in between
             self.jobs.add(job_id)
-            await self.channel_layer.group_add(bus.job_group(job_id), self.channel_name)
-        await self.send_json({"type": "job", "job": state})
+            await self.hub.join(bus.job_group(job_id), self)
+        await self.send_job_state(job_id)
 
-    def job_state(self, job_id: int) -> dict | None:
+    def job_visible(self, job_id: int) -> bool:
         from .jobs.models import Job
 
-        user = request_for(self.scope, fresh=True).user
-        Job.objects.filter(pk=job_id).fail_stale()  # a worker that died: say so
+        self.user = auth.current_user(self.scope)
         job = Job.objects.filter(pk=job_id).first()
-        return job.state() if job and job.may_be_seen_by(user) else None
+        return bool(job and job.may_be_seen_by(self.user))
 
-    async def realtime_admin_job(self, event: dict) -> None:
-        if event["job"]["id"] in self.jobs:
-            await self.send_json({"type": "job", "job": event["job"]})
+    async def send_job_state(self, job_id: int) -> None:
+        from .jobs.models import Job
+
+        def state() -> dict | None:
+            Job.objects.filter(pk=job_id).fail_stale()  # a worker that died: say so
+            job = Job.objects.filter(pk=job_id).first()
+            return job.state() if job else None
+
+        job = await database_sync_to_async(state)()
+        if job is not None:
+            await self.send_json({"type": "job", "job": job})
 
     def authorize(
         self, label: str, site_name: str, claimed: list[str]
-    ) -> tuple[admin.ModelAdmin | None, set[str]]:
-        """The ModelAdmin of ``label`` on that site if this socket's user, as the database
-        has them now, may view its changelist; and which of the claimed shown pks they may
-        see (what the page says it shows is not trusted: deletes are told only for those)."""
-        request = request_for(self.scope, fresh=True)
-        user = request.user
-        if not (user and user.is_active and user.is_staff):
+    ) -> tuple[tuple[admin.AdminSite, admin.ModelAdmin] | None, set[str]]:
+        """The site and ModelAdmin of ``label`` if this socket's user, as things stand now,
+        may view its changelist; and which of the claimed shown pks they may see (what the
+        page says it shows is not trusted: deletes are told only for those)."""
+        self.user = auth.current_user(self.scope)
+        if self.refusal(self.user):
             return None, set()
         site = site_named(site_name)
         try:
@@ -172,27 +233,74 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             model_admin = site.get_model_admin(model) if site else None
         except (LookupError, ValueError, NotRegistered):
             return None, set()
-        if not (
-            model_admin
-            and site.has_permission(request)
-            and model_admin.has_view_or_change_permission(request)
-        ):
+        if not (model_admin and self.may_view(site, model_admin)):
             return None, set()
         if has_row_rules(model_admin):
-            return model_admin, visible_pks(model_admin, request, claimed) if claimed else set()
-        return model_admin, set(claimed)
+            visible = visible_pks(model_admin, self.request(), claimed) if claimed else set()
+            return (site, model_admin), visible
+        return (site, model_admin), set(claimed)
 
-    async def realtime_admin_changes(self, event: dict) -> None:
-        """A batch from the channel layer (bus.publish): forward what this user may see."""
+    def request(self):
+        return request_for(self.scope, self.user)
+
+    def may_view(self, site: admin.AdminSite, model_admin: admin.ModelAdmin) -> bool:
+        request = self.request()
+        return site.has_permission(request) and model_admin.has_view_or_change_permission(request)
+
+    # Keeping the rights honest over time
+
+    async def recheck_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(conf.get("RECHECK_INTERVAL"))
+            try:
+                code = await database_sync_to_async(self.recheck)()
+            except Exception:
+                logger.exception("realtime_admin: could not re-check a socket's rights")
+                code = CLOSE_SERVER_ERROR  # fail closed; the page reconnects and tries again
+            if code:
+                return await self.end(code)
+
+    def recheck(self) -> int | None:
+        """The close code if the user may no longer see everything this socket follows."""
+        from .jobs.models import Job
+
+        previous, self.user = self.user, auth.current_user(self.scope)
+        if self.user.is_authenticated and self.user.pk != previous.pk:
+            return CLOSE_SESSION_ENDED  # someone else logged in with this session
+        code = self.refusal(self.user)
+        if code:
+            return code
+        for subscription in self.subscriptions.values():
+            if not self.may_view(subscription.site, subscription.model_admin):
+                return CLOSE_FORBIDDEN
+        for job in Job.objects.filter(pk__in=self.jobs):
+            if not job.may_be_seen_by(self.user):
+                return CLOSE_FORBIDDEN
+        return None
+
+    # Events from the hub (hub.py)
+
+    async def hub_event(self, event: dict) -> None:
+        if event["type"] == bus.EVENT_TYPE:
+            await self.forward_changes(event)
+        elif event["type"] == bus.JOB_EVENT_TYPE and event["job"]["id"] in self.jobs:
+            await self.send_json({"type": "job", "job": event["job"]})
+
+    async def hub_lost(self, group: str) -> None:
+        """Events to ``group`` may have been lost: have the page catch up."""
+        for label in self.subscriptions:
+            if bus.group_name(label) == group:
+                await self.send_json({"type": "resync", "model": label})
+        for job_id in self.jobs:
+            if bus.job_group(job_id) == group:
+                await self.send_job_state(job_id)
+
+    async def forward_changes(self, event: dict) -> None:
+        """A batch from bus.publish: forward what this user may see."""
         label = event["model"]
         subscription = self.subscriptions.get(label)
         if subscription is None:
             return
-        origin, seq = event["origin"], event["seq"]
-        last = subscription.last_seq.get(origin)
-        subscription.last_seq[origin] = seq
-        if last is not None and seq != last + 1:
-            await self.send_json({"type": "resync", "model": label})  # we missed a batch
         changes = event["changes"]
         if subscription.row_rules:
             try:
@@ -220,7 +328,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         visible = set()
         if live:
             visible = await database_sync_to_async(visible_pks)(
-                subscription.model_admin, request_for(self.scope), live
+                subscription.model_admin, self.request(), live
             )
         forwarded = [(pk, op) for pk, op in changes if pk in visible or pk in subscription.shown]
         # What the page is told about it may show before it says so: count it as shown.

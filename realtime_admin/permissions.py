@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 from django.contrib import admin
 from django.contrib.admin.sites import all_sites
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, QueryDict
 
@@ -27,15 +26,8 @@ def plain_request(user, session=None, path: str = "/", query: QueryDict | None =
     return request
 
 
-def request_for(scope: dict, fresh: bool = False) -> HttpRequest:
-    """A request carrying the socket's user and session, for ModelAdmin permission hooks.
-
-    ``fresh`` reloads the user from the database (flags and permissions as they are now,
-    not as they were when the socket connected); a user who no longer exists is anonymous.
-    """
-    user = scope.get("user")
-    if fresh and user is not None and user.is_authenticated:
-        user = get_user_model()._default_manager.filter(pk=user.pk).first() or AnonymousUser()
+def request_for(scope: dict, user) -> HttpRequest:
+    """A request carrying ``user`` and the socket's session, for ModelAdmin hooks."""
     headers = dict(scope.get("headers", ()))
     host = headers.get(b"host", b"").decode("latin-1")
     return plain_request(user, scope.get("session"), host=host)

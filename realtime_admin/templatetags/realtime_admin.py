@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 from django import template
 from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils.html import json_script
@@ -8,6 +10,10 @@ from .. import conf
 from ..integration import url_name
 
 register = template.Library()
+
+# How long before this tag runs the page's rows may have been read: changes after that are
+# caught up with once the socket listens (see ChangelistConsumer.subscribe).
+RENDER_MARGIN = 2.0
 
 
 @register.simple_tag(takes_context=True)
@@ -25,6 +31,7 @@ def realtime_admin_config(context) -> str:
         "websocket": get_script_prefix() + conf.get("WEBSOCKET_PATH").lstrip("/"),
         "refreshUrl": reverse(f"admin:{url_name(cl.model_admin)}", current_app=site.name),
         "pks": [str(obj.pk) for obj in cl.result_list],
+        "since": time.time() - RENDER_MARGIN,
         "hasErrors": bool(formset and formset.errors),
         "jobs": _jobs_for(context.get("request"), cl),
         "jobsUrl": _jobs_url(site),

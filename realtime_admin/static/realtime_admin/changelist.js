@@ -14,8 +14,13 @@
 
     const gettext = window.gettext || ((text) => text);
 
-    const CLOSE_NOT_STAFF = 4403; // the server will never accept this session: stop retrying
+    // Close codes after which retrying cannot help (see consumers.py).
+    const STOPPED = {
+        4401: "Live updates have stopped: your session has ended. Reload the page to log in again.",
+        4403: "Live updates have stopped: you no longer have access to these rows.",
+    };
     const FLASH_MS = 1600;
+    const RECONNECTING_AFTER_MS = 1500; // a quick reconnect shows nothing
     const MAX_RETRY_MS = 30000;
     const MIN_REFRESH_INTERVAL_MS = 250; // a burst of notices becomes a few refreshes a second
 
@@ -101,6 +106,7 @@
             document.addEventListener("input", (event) => this.noteEdit(event), true);
             document.addEventListener("change", (event) => this.noteEdit(event), true);
             document.addEventListener("click", (event) => this.choosePopupRow(event));
+            document.addEventListener("visibilitychange", () => this.onVisible());
             this.connect();
         }
 
@@ -188,6 +194,7 @@
                 if (this.connectedBefore) this.requestResync(); // we may have missed changes
                 this.connectedBefore = true;
                 this.retries = 0;
+                this.showReconnecting(false);
                 this.emit("open");
             });
             socket.addEventListener("message", (event) => {
@@ -198,12 +205,51 @@
                 }
             });
             socket.addEventListener("close", (event) => {
-                if (event.code === CLOSE_NOT_STAFF) return;
-                // Exponential backoff with jitter, so restarted servers are not stampeded.
-                const delay = Math.min(MAX_RETRY_MS, 1000 * 2 ** this.retries) * (0.5 + Math.random());
+                if (STOPPED[event.code]) return this.stop(gettext(STOPPED[event.code]));
+                // Exponential backoff with full jitter: the tabs of a restarted server come
+                // back spread over a second, then over longer and longer spans.
+                const delay = Math.min(MAX_RETRY_MS, 1000 * 2 ** this.retries) * (0.2 + Math.random());
                 this.retries += 1;
-                setTimeout(() => this.connect(), delay);
+                this.retryTimer = setTimeout(() => this.connect(), delay);
+                this.showReconnecting(true);
             });
+        }
+
+        // Back to a tab that was hidden: whatever happened meanwhile, catch up now.
+        onVisible() {
+            if (document.visibilityState !== "visible" || this.stopped) return;
+            if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+                this.requestResync();
+            } else if (this.socket && this.socket.readyState === WebSocket.CLOSED) {
+                clearTimeout(this.retryTimer); // no need to wait out the backoff
+                this.connect();
+            }
+        }
+
+        // A small "Reconnecting…" badge, shown only when the socket stays down for a moment.
+        showReconnecting(down) {
+            clearTimeout(this.reconnectingTimer);
+            const badge = document.getElementById("ra-reconnecting");
+            if (!down) {
+                if (badge) badge.remove();
+                return;
+            }
+            if (badge) return;
+            this.reconnectingTimer = setTimeout(() => {
+                const element = document.createElement("div");
+                element.id = "ra-reconnecting";
+                element.setAttribute("role", "status");
+                element.textContent = gettext("Reconnecting…");
+                document.body.appendChild(element);
+            }, RECONNECTING_AFTER_MS);
+        }
+
+        // The server will not take this socket again (logged out, access revoked): say so
+        // once, and leave the page as it is.
+        stop(text) {
+            this.stopped = true;
+            this.showReconnecting(false);
+            this.notice("ra-stopped-notice", "error", text);
         }
 
         sendShown() {
@@ -219,6 +265,8 @@
                     model: this.config.model,
                     site: this.config.site,
                     shown: shown,
+                    // When the rows were read: the server tells us if we missed changes since.
+                    since: this.connectedBefore ? undefined : this.config.since,
                 }),
             );
         }
@@ -454,17 +502,16 @@
             return false;
         }
 
-        markStale(pks) {
-            pks.forEach((pk) => this.stale.add(pk));
-            const count = Math.max(1, this.stale.size);
-            let notice = document.getElementById("ra-stale-notice");
+        // A sticky message above the changelist, in the admin's own style, whose text reloads
+        // the page (a GET of this URL, never a re-POST of a failed list_editable form).
+        notice(id, level, text) {
+            let notice = document.getElementById(id);
             if (!notice) {
                 notice = document.createElement("ul");
-                notice.id = "ra-stale-notice";
-                notice.className = "messagelist";
+                notice.id = id;
+                notice.className = "messagelist ra-notice";
                 notice.setAttribute("role", "status");
-                notice.innerHTML = '<li class="warning"><a href=""></a></li>';
-                // A GET of this URL, never a re-POST of a failed list_editable form.
+                notice.innerHTML = `<li class="${level}"><a href=""></a></li>`;
                 notice.querySelector("a").addEventListener("click", (event) => {
                     event.preventDefault();
                     if (this.editing && !confirm(gettext("Discard your unsaved changes and reload?"))) {
@@ -475,6 +522,12 @@
                 const changelist = document.getElementById("changelist");
                 changelist.parentNode.insertBefore(notice, changelist);
             }
+            notice.querySelector("a").textContent = text;
+        }
+
+        markStale(pks) {
+            pks.forEach((pk) => this.stale.add(pk));
+            const count = Math.max(1, this.stale.size);
             let text = interpolate(
                 ngettext(
                     "%(count)s row changed elsewhere – reload to see it.",
@@ -489,7 +542,7 @@
             } else if (this.holdingSelection) {
                 text += " " + gettext("The page waits while rows you selected would move off it.");
             }
-            notice.querySelector("a").textContent = text;
+            this.notice("ra-stale-notice", "warning", text);
         }
     }
 

@@ -1,0 +1,215 @@
+"""One channel-layer listener per server process: it joins each group once for all of the
+process's sockets, fans events out to them, and notices when the layer lost something.
+
+Delivery over a channel layer is best effort (INTERNALS.md §5): channels_redis drops messages
+to a channel over capacity, forgets groups when Redis restarts and expires membership after a
+day. The hub turns each of those into a ``lost(group)`` call on the sockets concerned, which
+then tell their pages to re-read their view over HTTP:
+
+- every event carries its publisher's ``origin`` and a per-group ``seq``: a jump is a drop;
+- publishers send a ``tail`` (their last ``seq``) shortly after a burst, so a dropped *last*
+  message is noticed too;
+- on a heartbeat the hub sends itself a probe through each group and re-adds itself to the
+  group: a probe that does not come back means membership was lost (Redis restarted, or the
+  group expired), so anything may have been missed in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+import weakref
+from collections import defaultdict
+from typing import Protocol
+
+from . import bus, conf
+
+logger = logging.getLogger("realtime_admin")
+
+PROBE_TIMEOUT = 2.0  # seconds a probe may take to come back through the layer
+RETRY_AFTER_ERROR = 1.0  # seconds to wait after the layer failed a receive
+
+
+class Member(Protocol):
+    """What the hub needs of a socket."""
+
+    async def hub_event(self, event: dict) -> None: ...
+
+    async def hub_lost(self, group: str) -> None: ...
+
+
+class Hub:
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.channel: str | None = None
+        self.members: dict[str, set[Member]] = defaultdict(set)
+        self.last_seq: dict[str, dict[str, int]] = defaultdict(dict)  # group -> origin -> seq
+        # Since when this hub has heard everything sent to a group, and when it last heard
+        # something (wall clock, as publishers stamp their events).
+        self.complete_from: dict[str, float] = {}
+        self.last_event_at: dict[str, float] = {}
+        self.probes_back: set[str] = set()
+        self.probe_token = 0
+        self.layer_failed = False  # a receive failed since the last heartbeat
+        self.tasks: list[asyncio.Task] = []
+        self.starting = asyncio.Lock()
+        self.probe_counter = itertools.count(1)
+
+    async def join(self, group: str, member: Member) -> None:
+        async with self.starting:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel()
+                self.tasks = [
+                    asyncio.create_task(self.listen()),
+                    asyncio.create_task(self.heartbeat()),
+                ]
+        first = not self.members[group]
+        self.members[group].add(member)
+        if first:
+            await self.layer.group_add(group, self.channel)
+            self.complete_from[group] = time.time()
+
+    def heard_everything_since(self, group: str, since: float) -> bool:
+        """Whether no event reached ``group`` after ``since`` and the hub would have heard
+        one: a page rendered at ``since`` whose socket joined just now then missed nothing."""
+        return (
+            self.complete_from.get(group, float("inf")) <= since
+            and self.last_event_at.get(group, 0) < since
+        )
+
+    async def leave(self, group: str, member: Member) -> None:
+        members = self.members.get(group)
+        if members is None:
+            return
+        members.discard(member)
+        if members:
+            return
+        del self.members[group]
+        for state in (self.last_seq, self.complete_from, self.last_event_at):
+            state.pop(group, None)
+        if self.channel is not None:
+            await self.layer.group_discard(group, self.channel)
+        if not self.members:
+            self.stop()
+
+    def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        self.tasks = []
+        self.channel = None
+
+    async def listen(self) -> None:
+        while True:
+            try:
+                event = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # e.g. Redis restarted: what was sent meanwhile is gone, and so are the groups.
+                # The next heartbeat re-joins them and has every page catch up.
+                logger.warning("realtime_admin: the channel layer failed a receive; retrying")
+                self.layer_failed = True
+                await asyncio.sleep(RETRY_AFTER_ERROR)
+                continue
+            try:
+                await self.dispatch(event)
+            except Exception:
+                logger.exception("realtime_admin: could not dispatch %r", event.get("type"))
+
+    async def dispatch(self, event: dict) -> None:
+        group = event.get("group")
+        if event["type"] == bus.PROBE_EVENT_TYPE:
+            if event.get("hub") == self.channel and event.get("token") == self.probe_token:
+                self.probes_back.add(group)
+            return
+        members = list(self.members.get(group, ()))
+        if not members:
+            return
+        missed = self.missed(group, event)
+        if event["type"] == bus.TAIL_EVENT_TYPE:
+            if missed:
+                await self.lost(group)
+            return
+        self.last_event_at[group] = time.time()
+        await asyncio.gather(*(self.deliver(member, event, missed) for member in members))
+
+    def missed(self, group: str, event: dict) -> bool:
+        """Whether messages from this event's publisher were lost before it."""
+        origin, seq = event.get("origin"), event.get("seq")
+        if origin is None or seq is None:
+            return False
+        seen = self.last_seq[group]
+        last = seen.get(origin)
+        seen[origin] = max(seq, last or 0)
+        if last is None:
+            # A publisher not heard from before: was its previous message (for a tail, the
+            # message it repeats) sent while this hub listened?
+            sent = event.get("at" if event["type"] == bus.TAIL_EVENT_TYPE else "prev_at")
+            return sent is not None and sent >= self.complete_from.get(group, float("inf"))
+        if event["type"] == bus.TAIL_EVENT_TYPE:
+            return seq > last  # a tail repeats the last seq sent
+        return seq > last + 1
+
+    async def deliver(self, member: Member, event: dict, missed: bool) -> None:
+        try:
+            if missed:
+                await member.hub_lost(event["group"])
+            await member.hub_event(event)
+        except Exception:
+            logger.exception("realtime_admin: a socket failed to handle %r", event["type"])
+
+    async def lost(self, group: str) -> None:
+        self.complete_from[group] = time.time()  # the pages re-read everything from now
+        await asyncio.gather(
+            *(self.deliver_lost(member, group) for member in list(self.members.get(group, ())))
+        )
+
+    async def deliver_lost(self, member: Member, group: str) -> None:
+        try:
+            await member.hub_lost(group)
+        except Exception:
+            logger.exception("realtime_admin: a socket failed to resync %s", group)
+
+    async def heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(conf.get("HEARTBEAT_INTERVAL"))
+            try:
+                await self.check()
+            except Exception:
+                logger.warning("realtime_admin: heartbeat failed; retrying", exc_info=True)
+
+    async def check(self) -> None:
+        """Probe every group through the layer, then re-join them all (which also renews
+        their expiry); the groups whose probe did not come back may have missed events."""
+        groups = list(self.members)
+        self.probe_token = next(self.probe_counter)
+        self.probes_back = set()
+        for group in groups:
+            probe = {"type": bus.PROBE_EVENT_TYPE, "group": group, "hub": self.channel}
+            await self.layer.group_send(group, {**probe, "token": self.probe_token})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PROBE_TIMEOUT
+        while not self.probes_back.issuperset(groups) and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for group in groups:
+            if group in self.members and self.channel is not None:
+                await self.layer.group_add(group, self.channel)
+        failed, self.layer_failed = self.layer_failed, False
+        for group in groups:
+            if failed or group not in self.probes_back:
+                logger.info("realtime_admin: %s may have lost events; its pages resync", group)
+                await self.lost(group)
+
+
+_hubs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> {layer id: Hub}
+
+
+def hub_for(layer) -> Hub:
+    """This event loop's hub for ``layer`` (one per server process in practice)."""
+    hubs = _hubs.setdefault(asyncio.get_running_loop(), {})
+    hub = hubs.get(id(layer))
+    if hub is None or hub.layer is not layer:
+        hub = hubs[id(layer)] = Hub(layer)
+    return hub

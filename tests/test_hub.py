@@ -1,0 +1,141 @@
+"""The process hub: one group membership per process, and every way the channel layer can
+lose events (dropped at capacity, group expired, Redis emptied) turned into a resync."""
+
+import asyncio
+import itertools
+import time
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from realtime_admin import bus
+from realtime_admin.hub import hub_for
+from tests import factories
+from tests.test_consumer import connect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+GROUP = bus.group_name("shop.order")
+RESYNC = {"type": "resync", "model": "shop.order"}
+make = database_sync_to_async
+usernames = (f"admin{n}" for n in itertools.count())
+
+
+@pytest.fixture
+def quick_heartbeat(settings):
+    settings.REALTIME_ADMIN = {"HEARTBEAT_INTERVAL": 0.3}
+
+
+async def subscribed_socket(**frame):
+    communicator, _ = await connect(await make(factories.superuser)(next(usernames)))
+    await communicator.send_json_to({"type": "subscribe", "model": "shop.order", **frame})
+    assert await communicator.receive_json_from() == {"type": "subscribed", "model": "shop.order"}
+    return communicator
+
+
+async def test_an_expired_group_membership_is_renewed_and_the_page_resyncs(quick_heartbeat):
+    communicator = await subscribed_socket()
+    hub = hub_for(get_channel_layer())
+    # What channels_redis does to a member after group_expiry (a day, by default).
+    await get_channel_layer().group_discard(GROUP, hub.channel)
+    assert await communicator.receive_json_from(timeout=3) == RESYNC
+    order = await make(factories.order)()  # and it hears changes again
+    frame = await communicator.receive_json_from(timeout=3)
+    assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+    await communicator.disconnect()
+
+
+async def test_a_healthy_layer_causes_no_resync(quick_heartbeat):
+    communicator = await subscribed_socket()
+    assert await communicator.receive_nothing(timeout=1.5)  # several heartbeats
+    await communicator.disconnect()
+
+
+async def test_a_dropped_last_message_is_caught_by_its_tail(settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1}}
+    }
+    orders = [await make(factories.order)() for _ in range(5)]
+    await asyncio.sleep(bus.TAIL_DELAY + 0.2)  # their own tails are out of the way
+    communicator = await subscribed_socket()
+    layer = get_channel_layer()
+    # Five batches in a row, with no chance for the hub to read: its channel holds one, the
+    # layer drops the others (as channels_redis does over capacity), the last included.
+    for order in orders:
+        batch = {
+            "type": bus.EVENT_TYPE,
+            "model": "shop.order",
+            "changes": [[str(order.pk), "updated"]],
+        }
+        await layer.group_send(GROUP, bus.numbered(GROUP, batch))
+    first = await communicator.receive_json_from()
+    assert first["changes"] == [{"pk": str(orders[0].pk), "op": "updated"}]
+    while (frame := await communicator.receive_json_from(timeout=3))["type"] == "changes":
+        pass  # perhaps one more got in before the channel filled
+    # About a second later the tail names the last one sent: the page catches up.
+    assert frame == RESYNC
+    await communicator.disconnect()
+
+
+async def test_a_tail_with_nothing_missed_is_silent():
+    communicator = await subscribed_socket()
+    order = await make(factories.order)()
+    frame = await communicator.receive_json_from()
+    assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+    assert await communicator.receive_nothing(timeout=bus.TAIL_DELAY + 0.5)
+    await communicator.disconnect()
+
+
+async def test_a_page_rendered_before_a_change_resyncs_when_it_subscribes():
+    listening = await subscribed_socket()  # the hub has been in the group for a while
+    await asyncio.sleep(0.1)
+    quiet = await subscribed_socket(since=time.time())
+    assert await quiet.receive_nothing(timeout=0.3)  # nothing happened since its render
+
+    rendered = time.time()
+    await make(factories.order)()  # committed after that page read its rows
+    await listening.receive_json_from()
+    late = await subscribed_socket(since=rendered)
+    assert await late.receive_json_from() == RESYNC
+    for communicator in (listening, quiet, late):
+        await communicator.disconnect()
+
+
+async def test_the_first_page_of_a_process_resyncs_unless_it_says_when_it_was_rendered():
+    # The hub only just joined: it cannot know what happened before.
+    communicator = await subscribed_socket(since=time.time() - 1)
+    assert await communicator.receive_json_from() == RESYNC
+    await communicator.disconnect()
+
+
+@pytest.mark.redis
+async def test_many_sockets_are_one_member_of_each_group(redis_layer, redis_url):
+    import redis
+
+    sockets = [await subscribed_socket() for _ in range(3)]
+    client = redis.Redis.from_url(redis_url)
+    assert client.zcard(f"ra-test:group:{GROUP}") == 1
+    order = await make(factories.order)()
+    for communicator in sockets:
+        frame = await communicator.receive_json_from(timeout=3)
+        assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+        await communicator.disconnect()
+    assert client.zcard(f"ra-test:group:{GROUP}") == 0  # the last one out left the group
+
+
+@pytest.mark.redis
+async def test_an_emptied_redis_is_noticed_and_pages_resync(redis_layer, redis_url, settings):
+    """What a Redis restart without persistence does to the core layer: the groups vanish,
+    sends "succeed" and reach nobody."""
+    import redis
+
+    settings.REALTIME_ADMIN = {"HEARTBEAT_INTERVAL": 0.3}
+    communicator = await subscribed_socket()
+    redis.Redis.from_url(redis_url).flushall()
+    await make(factories.order)()  # lost: nobody is in the group any more
+    assert await communicator.receive_json_from(timeout=5) == RESYNC
+    order = await make(factories.order)()
+    frame = await communicator.receive_json_from(timeout=3)
+    assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+    await communicator.disconnect()

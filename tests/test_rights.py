@@ -1,0 +1,154 @@
+"""Rights that change while a socket is open: it stops within RECHECK_INTERVAL, with a code
+that tells the page why. Sessions are checked as Django checks them, fallbacks included."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import Client
+
+from tests import factories
+from tests.test_consumer import connect, make, session_cookie, subscribe
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RECHECK = 0.2
+
+
+@pytest.fixture(autouse=True)
+def quick_rechecks(settings):
+    settings.REALTIME_ADMIN = {"RECHECK_INTERVAL": RECHECK}
+
+
+async def closed_with(communicator) -> int:
+    """The close code, skipping nothing: any frame before the close fails the test."""
+    output = await communicator.receive_output(timeout=RECHECK * 10)
+    assert output["type"] == "websocket.close", output
+    return output["code"]
+
+
+async def live_socket(user, cookie=None):
+    communicator, connected = await connect(user, cookie=cookie)
+    assert connected
+    assert (await subscribe(communicator))["type"] == "subscribed"
+    return communicator
+
+
+def session_key(cookie: bytes) -> str:
+    return cookie.decode().partition("=")[2]
+
+
+async def test_logging_out_in_another_tab_ends_the_stream():
+    user = await make(factories.staff)("carol", "view_order")
+    cookie = await session_cookie(user)
+    communicator = await live_socket(user, cookie)
+
+    @sync_to_async
+    def log_out_over_http():
+        client = Client()
+        client.cookies[django_settings.SESSION_COOKIE_NAME] = session_key(cookie)
+        assert client.post("/admin/logout/").status_code == 200
+
+    await log_out_over_http()
+    assert await closed_with(communicator) == 4401
+
+
+async def test_an_expired_session_ends_the_stream():
+    user = await make(factories.staff)("carol", "view_order")
+    cookie = await session_cookie(user)
+    communicator = await live_socket(user, cookie)
+    await make(SessionStore(session_key(cookie)).delete)()  # as clearsessions would
+    assert await closed_with(communicator) == 4401
+
+
+async def test_a_password_change_ends_the_stream():
+    user = await make(factories.staff)("carol", "view_order")
+    communicator = await live_socket(user)
+    user.set_password("something new")
+    await make(user.save)()
+    assert await closed_with(communicator) == 4401
+
+
+@pytest.mark.parametrize(
+    "revoke, code", [("is_staff", 4403), ("permission", 4403), ("is_active", 4401)]
+)
+async def test_losing_a_right_ends_the_stream_without_a_new_frame(revoke, code):
+    user = await make(factories.staff)("carol", "view_order")
+    communicator = await live_socket(user)
+    if revoke == "permission":
+        await make(user.user_permissions.clear)()
+    else:
+        setattr(user, revoke, False)  # an inactive user's session no longer logs them in
+        await make(user.save)()
+    assert await closed_with(communicator) == code
+    # Nothing more reaches it: its groups were left before the close.
+    await make(factories.order)()
+    assert await communicator.receive_nothing(timeout=0.3)
+
+
+async def test_rights_that_still_hold_keep_the_stream_open():
+    user = await make(factories.staff)("carol", "view_order")
+    communicator = await live_socket(user)
+    assert await communicator.receive_nothing(timeout=RECHECK * 4)
+    order = await make(factories.order)(owner=user)
+    frame = await communicator.receive_json_from()
+    assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+
+
+async def test_a_rotated_secret_key_with_the_old_one_as_fallback_keeps_users_logged_in(settings):
+    user = await make(factories.staff)("carol", "view_order")
+    cookie = await session_cookie(user)
+    communicator = await live_socket(user, cookie)
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "rotated", [settings.SECRET_KEY]
+    assert await communicator.receive_nothing(timeout=RECHECK * 4)
+    # A new socket is let in too, and, unlike with Channels' own AuthMiddleware, its session
+    # is left alone (the next HTTP request rotates it, as Django does).
+    again = await live_socket(user, cookie)
+    assert await make(SessionStore(session_key(cookie)).exists)(session_key(cookie))
+    await again.disconnect()
+    await communicator.disconnect()
+
+
+async def test_a_rotated_secret_key_without_fallback_ends_the_stream(settings):
+    user = await make(factories.staff)("carol", "view_order")
+    communicator = await live_socket(user)
+    settings.SECRET_KEY = "rotated"
+    assert await closed_with(communicator) == 4401
+
+
+async def test_a_session_taken_over_by_another_user_ends_the_stream():
+    carol = await make(factories.staff)("carol", "view_order")
+    cookie = await session_cookie(carol)
+    communicator = await live_socket(carol, cookie)
+
+    @sync_to_async
+    def log_in_as_someone_else():
+        store = SessionStore(session_key(cookie))
+        other = factories.superuser()
+        store["_auth_user_id"] = str(other.pk)
+        store["_auth_user_hash"] = other.get_session_auth_hash()
+        store.save()
+
+    await log_in_as_someone_else()
+    assert await closed_with(communicator) == 4401
+
+
+async def test_a_job_the_user_may_no_longer_see_ends_the_stream():
+    from django.contrib.auth.models import Permission
+
+    from realtime_admin.jobs.models import Job
+
+    owner = await make(factories.staff)("carol", "view_order")
+    viewer = await make(factories.staff)("dave", "view_order")
+    view_job = await make(Permission.objects.get)(
+        content_type__app_label="realtime_admin", codename="view_job"
+    )
+    await make(viewer.user_permissions.add)(view_job)
+    job = await make(Job.objects.create)(
+        description="Recalculate", action="x", model="shop.order", user=owner
+    )
+    communicator = await live_socket(viewer)
+    await communicator.send_json_to({"type": "job", "id": job.pk})
+    assert (await communicator.receive_json_from())["job"]["id"] == job.pk
+    await make(viewer.user_permissions.remove)(view_job)
+    assert await closed_with(communicator) == 4403
