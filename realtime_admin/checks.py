@@ -110,3 +110,74 @@ def check_layer_for_deployment(app_configs, **kwargs) -> list:
             id="realtime_admin.W001",
         )
     ]
+
+
+def _routes_to_consumer(app, wrappers: tuple = ()) -> list[tuple]:
+    """The chains of ASGI wrappers (outermost first) through which ``app`` reaches
+    realtime_admin's consumer, following Channels' routers and middleware."""
+    from channels.routing import ProtocolTypeRouter, URLRouter
+
+    from .consumers import ChangelistConsumer
+
+    consumer = getattr(app, "consumer_class", None)
+    if isinstance(consumer, type) and issubclass(consumer, ChangelistConsumer):
+        return [wrappers]
+    if isinstance(app, ProtocolTypeRouter):
+        inner = [app.application_mapping.get("websocket")]
+    elif isinstance(app, URLRouter):
+        inner = [route.callback for route in app.routes]
+    else:  # OriginValidator keeps its app in .application, BaseMiddleware and kin in .inner
+        inner = [getattr(app, "application", None) or getattr(app, "inner", None)]
+    chains = []
+    for child in inner:
+        if child is not None:
+            chains += _routes_to_consumer(child, (*wrappers, app))
+    return chains
+
+
+@register(Tags.security)
+def check_websocket_stack(app_configs, **kwargs) -> list:
+    """Warn when realtime_admin's websocket route lacks Origin checking (cross-site
+    websocket hijacking) or resolves users with Channels' AuthMiddleware while secret key
+    fallbacks are set. Silent when the route cannot be found by following Channels' own
+    routers and middleware."""
+    from channels.auth import AuthMiddleware as ChannelsAuthMiddleware
+    from channels.security.websocket import OriginValidator
+    from django.utils.module_loading import import_string
+
+    from .auth import AuthMiddleware
+
+    try:
+        application = import_string(settings.ASGI_APPLICATION)
+    except Exception:  # E003 covers an unset setting; a broken module fails loudly elsewhere
+        return []
+    messages = []
+    for chain in _routes_to_consumer(application):
+        if not any(isinstance(wrapper, OriginValidator) for wrapper in chain):
+            messages.append(
+                Warning(
+                    "realtime_admin's websocket route does not check the Origin header, so "
+                    "any website a logged-in admin visits can open it with their cookies "
+                    "(cross-site websocket hijacking).",
+                    hint="Wrap the websocket router in "
+                    "channels.security.websocket.AllowedHostsOriginValidator.",
+                    id="realtime_admin.W003",
+                )
+            )
+        stock_auth = any(
+            isinstance(wrapper, ChannelsAuthMiddleware)
+            and not isinstance(wrapper, AuthMiddleware)
+            for wrapper in chain
+        )
+        if stock_auth and settings.SECRET_KEY_FALLBACKS:
+            messages.append(
+                Warning(
+                    "Channels' AuthMiddleware ignores SECRET_KEY_FALLBACKS and flushes "
+                    "sessions signed with an old key: opening a live admin page after a key "
+                    "rotation logs the user out.",
+                    hint="Use realtime_admin.auth.AuthMiddlewareStack in place of "
+                    "channels.auth.AuthMiddlewareStack.",
+                    id="realtime_admin.W004",
+                )
+            )
+    return messages

@@ -3,10 +3,13 @@ channel layer is a real Redis, so writes from other processes reach it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from functools import partial
 
 from channels.testing import ChannelsLiveServerTestCase
+from channels.testing.live import make_application, set_database_connection
 from django.conf import settings
 from django.test import Client
 
@@ -15,6 +18,8 @@ from tests import services
 
 class LiveAdminTestCase(ChannelsLiveServerTestCase):
     host = "127.0.0.1"
+    # Environment of the server process (tests/settings.py reads it), on top of Redis.
+    server_env: dict[str, str] = {}
 
     @classmethod
     def setUpClass(cls):
@@ -26,11 +31,8 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
             from playwright.sync_api import sync_playwright
         except ImportError:
             services.missing("Playwright")
-        os.environ["RA_TEST_LAYER"] = "redis"  # read by the server process at start
-        try:
+        with cls.server_environment():
             super().setUpClass()
-        finally:
-            del os.environ["RA_TEST_LAYER"]
         # Playwright's sync API keeps an event loop running on this thread; the test's own
         # ORM calls (setting up users and rows) are still plain sync code.
         cls._async_unsafe = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
@@ -39,6 +41,39 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
         cls.browser = cls.playwright.chromium.launch(
             executable_path=services.CHROMIUM, args=services.CHROMIUM_ARGS
         )
+
+    @classmethod
+    @contextlib.contextmanager
+    def server_environment(cls):
+        """The environment a server process starts with (spawned, it reads it then)."""
+        env = {"RA_TEST_LAYER": "redis", **cls.server_env}
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    del os.environ[name]
+                else:
+                    os.environ[name] = value
+
+    @classmethod
+    def restart_server(cls, while_down=None):
+        """Kill the server process as a crash would, run ``while_down()``, and start a new
+        one on the same port."""
+        cls._server_process.kill()
+        cls._server_process.join()
+        if while_down:
+            while_down()
+        application = partial(make_application, static_wrapper=cls.static_wrapper)
+        with cls.server_environment():
+            cls._server_process = cls.ProtocolServerProcess(
+                cls.host, application, setup=set_database_connection, port=cls._port
+            )
+            cls._server_process.start()
+        if not cls._server_process.ready.wait(timeout=30):
+            raise RuntimeError("the restarted server did not come up")
 
     @classmethod
     def tearDownClass(cls):

@@ -2,8 +2,11 @@
 
 Each input line is JSON ``{"do": "create"|"update"|"delete", "model": "shop.order", ...}``;
 each output line is JSON with the pk touched and ``committed_at`` (epoch ms after commit).
+``{"do": "burst", "count": n, ...}`` creates n orders and announces each in a batch of its own,
+all at once from an event loop, as n writers committing at the same moment would.
 """
 
+import asyncio
 import json
 import os
 import sys
@@ -23,6 +26,12 @@ from tests import factories  # noqa: E402
 
 
 def handle(command: dict) -> dict:
+    if command["do"] == "burst":
+        count = command.pop("count")
+        pks = [
+            handle({**command, "do": "create", "number": f"Z-{n:04d}"})["pk"] for n in range(count)
+        ]
+        return {"pks": pks, "committed_at": time.time() * 1000}
     action = command.pop("do")
     model = apps.get_model(command.pop("model", "shop.order"))
     with transaction.atomic():
@@ -40,6 +49,25 @@ def handle(command: dict) -> dict:
         else:
             raise ValueError(action)
     return {"pk": pk, "committed_at": time.time() * 1000}
+
+
+def burst(count: int, customer_id: int) -> dict:
+    from shop.models import Order
+
+    from realtime_admin import bus
+
+    orders = Order.objects.bulk_create(
+        Order(customer_id=customer_id, number=f"Z-{n:04d}", amount=1) for n in range(count)
+    )
+
+    async def announce():
+        for order in orders:  # from async code publish() sends without waiting
+            bus.publish({("shop.order", str(order.pk)): bus.CREATED})
+        while bus._tasks:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(announce())
+    return {"pks": [order.pk for order in orders], "committed_at": time.time() * 1000}
 
 
 for line in sys.stdin:

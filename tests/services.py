@@ -59,22 +59,43 @@ def ensure_redis() -> str | None:
 
 
 def start_redis(port: int | None = None) -> str | None:
-    binary = shutil.which("redis-server")
-    if not binary:
-        return None
-    port = port or _free_port()
-    workdir = tempfile.mkdtemp(prefix="ra-redis-")
-    process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-    )
-    atexit.register(process.terminate)
-    for _ in range(50):
-        if _answers("127.0.0.1", port):
-            return f"redis://127.0.0.1:{port}/0"
-        time.sleep(0.1)
-    return None
+    server = RedisServer(port)
+    return server.url if server.start() else None
+
+
+class RedisServer:
+    """A throwaway redis-server on loopback, keeping nothing on disk (so a restart empties
+    it, as a Redis without persistence does)."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> bool:
+        binary = shutil.which("redis-server")
+        if not binary:
+            return False
+        self.process = subprocess.Popen(
+            [binary, "--bind", "127.0.0.1", "--port", str(self.port)]
+            + ["--save", "", "--appendonly", "no"],
+            cwd=tempfile.mkdtemp(prefix="ra-redis-"),
+            stdout=subprocess.DEVNULL,
+        )
+        atexit.register(self.process.terminate)
+        for _ in range(50):
+            if _answers("127.0.0.1", self.port):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def stop(self) -> None:
+        self.process.kill()  # as a crash would: no goodbye to the clients
+        self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        assert self.start(), "redis-server did not come back"
 
 
 def redis_available() -> bool:

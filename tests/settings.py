@@ -31,6 +31,8 @@ REDIS_LAYERS = {
         "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}], "prefix": "ra-test"},
     }
 }
+if os.environ.get("RA_TEST_LAYER_CAPACITY"):  # a tiny capacity, so the layer drops messages
+    REDIS_LAYERS["default"]["CONFIG"]["capacity"] = int(os.environ["RA_TEST_LAYER_CAPACITY"])
 CHANNEL_LAYERS = REDIS_LAYERS if os.environ.get("RA_TEST_LAYER") == "redis" else IN_MEMORY_LAYERS
 
 if os.environ.get("RA_TEST_DB") == "postgres":
@@ -53,6 +55,9 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.path.join(_db_dir, "db.sqlite3"),
             "TEST": {"NAME": os.path.join(_db_dir, "test.sqlite3")},
+            # Several processes write (server, workers, shell): take the write lock up front and
+            # wait for it, rather than fail with "database is locked" on a read-to-write upgrade.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
 
@@ -67,7 +72,11 @@ except ImportError:  # Django 5.2: the backport
     INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks"]  # noqa: F405
 INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]  # noqa: F405
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-if os.environ.get("RA_TEST_JOB_STALE_AFTER"):
-    REALTIME_ADMIN = {"JOB_STALE_AFTER": float(os.environ["RA_TEST_JOB_STALE_AFTER"])}
+# Live-server tests tune the server process's realtime_admin settings through the environment.
+REALTIME_ADMIN = {
+    name: float(os.environ[f"RA_TEST_{name}"])
+    for name in ("JOB_STALE_AFTER", "HEARTBEAT_INTERVAL", "RECHECK_INTERVAL")
+    if os.environ.get(f"RA_TEST_{name}")
+}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

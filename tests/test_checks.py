@@ -9,6 +9,7 @@ from realtime_admin.checks import (
     check_installation,
     check_layer_for_deployment,
     check_redis_socket_timeout,
+    check_websocket_stack,
 )
 
 STOCK_APPS = settings.INSTALLED_APPS
@@ -84,3 +85,24 @@ def test_redis_py_8_needs_a_longer_socket_timeout(settings, monkeypatch, hosts, 
     assert ids(check_redis_socket_timeout(None)) == (["realtime_admin.W002"] if warned else [])
     monkeypatch.setattr("realtime_admin.checks._redis_py_major", lambda: 7)
     assert check_redis_socket_timeout(None) == []
+
+
+def test_the_demo_websocket_stack_is_safe():
+    assert check_websocket_stack(None) == []
+
+
+@override_settings(ASGI_APPLICATION="tests.asgi_variants.without_origin_check")
+def test_a_websocket_route_without_origin_check():
+    assert ids(check_websocket_stack(None)) == ["realtime_admin.W003"]
+
+
+@override_settings(
+    ASGI_APPLICATION="tests.asgi_variants.with_channels_auth", SECRET_KEY_FALLBACKS=["old"]
+)
+def test_channels_auth_middleware_with_key_fallbacks():
+    assert ids(check_websocket_stack(None)) == ["realtime_admin.W004"]
+
+
+@override_settings(ASGI_APPLICATION="tests.asgi_variants.with_channels_auth")
+def test_channels_auth_middleware_without_fallbacks_is_fine():
+    assert check_websocket_stack(None) == []

@@ -1,0 +1,167 @@
+"""Faults injected for real (Redis restarted, the server killed, messages dropped at
+capacity, rights revoked) and, after each, a page that equals a fresh reload."""
+
+import time
+
+import pytest
+from django.contrib.sessions.models import Session
+
+from tests import factories, services
+from tests.browser import LiveAdminTestCase
+from tests.conftest import OtherProcess
+
+pytestmark = pytest.mark.browser
+
+ORDERS = "/admin/shop/order/"
+ROW_NUMBERS = (
+    "Array.from(document.querySelectorAll('#result_list tbody tr th a'), a => a.textContent)"
+)
+
+
+class FaultTestCase(LiveAdminTestCase):
+    def setUp(self):
+        self.root = factories.superuser()
+        self.customer = factories.customer("Ada Lovelace")
+        with self.server_environment():  # the writer shares the server's Redis and layer
+            self.writer = OtherProcess()
+        self.addCleanup(self.writer.close)
+
+    def create(self, number, **fields):
+        return self.writer("create", customer_id=self.customer.pk, number=number, **fields)["pk"]
+
+    def wait_for_row(self, page, number, timeout_ms=20000):
+        page.wait_for_function(f"n => {ROW_NUMBERS}.includes(n)", arg=number, timeout=timeout_ms)
+
+    def assert_equals_a_reload(self, page):
+        page.wait_for_function(
+            "() => { const live = window.realtimeAdmin;"
+            " return live && !live.running && !live.changed.size && !live.resyncWanted; }"
+        )
+        page.wait_for_timeout(300)  # flashes and fragments settle
+        live = self.results_html(page)
+        page.reload()
+        assert self.results_html(page) == live
+
+    @staticmethod
+    def received(page, frame_type):
+        return sum(f'"type": "{frame_type}"' in frame for frame in page.frames_received)
+
+
+class RedisRestartTests(FaultTestCase):
+    """Redis without persistence restarts: every group is gone, and with it every
+    process's membership. Nobody reloads; the page must come right by itself."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = services.RedisServer()
+        if not cls.redis.start():
+            services.missing("redis-server")
+        cls.server_env = {"RA_TEST_REDIS_URL": cls.redis.url, "RA_TEST_HEARTBEAT_INTERVAL": "1"}
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.redis.stop()
+
+    def test_the_page_is_live_and_right_again_within_seconds(self):
+        self.create("R-1")
+        page = self.open_as(self.root, ORDERS)
+        self.wait_for_row(page, "R-1")
+        self.redis.restart()
+        restarted = time.monotonic()
+        self.create("R-2")  # published into the void: nobody is in the group now
+        self.wait_for_row(page, "R-2")
+        print(f"\nRedis restart: page right again after {time.monotonic() - restarted:.1f} s")
+        self.create("R-3")  # and it is live again, not just resynced once
+        self.wait_for_row(page, "R-3", timeout_ms=5000)
+        self.assert_equals_a_reload(page)
+
+
+class ServerRestartTests(FaultTestCase):
+    def test_a_killed_server_is_reconnected_to_and_the_page_catches_up(self):
+        doomed = self.create("S-1")
+        self.create("S-2")
+        page = self.open_as(self.root, ORDERS)
+        self.wait_for_row(page, "S-2")
+
+        def while_down():
+            self.writer("delete", pk=doomed)
+            self.create("S-3")
+            page.wait_for_selector("#ra-reconnecting", timeout=10000)
+            assert page.inner_text("#ra-reconnecting") == "Reconnecting…"
+
+        self.restart_server(while_down)
+        self.wait_for_row(page, "S-3", timeout_ms=30000)
+        page.wait_for_selector("#ra-reconnecting", state="detached")
+        assert "S-1" not in page.evaluate(f"() => {ROW_NUMBERS}")
+        self.assert_equals_a_reload(page)
+
+
+class DroppedMessageTests(FaultTestCase):
+    # channels_redis drops a group message to any channel holding this many already.
+    server_env = {"RA_TEST_LAYER_CAPACITY": "1"}
+
+    def test_messages_dropped_at_capacity_leave_the_page_exact(self):
+        page = self.open_as(self.root, ORDERS)
+        page.wait_for_timeout(500)  # past the page's first catch-up
+        frames_before = len(page.frames_received)
+        # 20 batches at once from another process (the page shows 25 orders).
+        pks = self.writer("burst", customer_id=self.customer.pk, count=20)["pks"]
+        self.wait_for_row(page, "Z-0019")
+        page.wait_for_function(
+            "n => document.querySelectorAll('#result_list tbody tr').length === n", arg=len(pks)
+        )
+        # The drops really happened, and the hub noticed them (by a gap, or by the tail).
+        frames = page.frames_received[frames_before:]
+        assert sum('"changes"' in frame for frame in frames) < len(pks), frames
+        for _ in range(50):
+            if any('"resync"' in frame for frame in page.frames_received[frames_before:]):
+                break
+            page.wait_for_timeout(100)
+        else:
+            raise AssertionError(f"no resync: {page.frames_received[frames_before:]}")
+        self.assert_equals_a_reload(page)
+
+
+class AccessAndVisibilityTests(FaultTestCase):
+    server_env = {"RA_TEST_RECHECK_INTERVAL": "0.5"}
+
+    def test_logging_out_elsewhere_stops_the_page_and_says_so(self):
+        page = self.open_as(self.root, ORDERS)
+        sockets = []
+        page.on("websocket", lambda socket: sockets.append(socket))
+        Session.objects.all().delete()  # e.g. logged out in another tab
+        page.wait_for_selector("#ra-stopped-notice", timeout=10000)
+        assert "your session has ended" in page.inner_text("#ra-stopped-notice")
+        page.wait_for_timeout(2500)
+        assert sockets == []  # no reconnecting: it would only be refused again
+        assert page.query_selector("#ra-reconnecting") is None
+
+    def test_losing_the_view_permission_stops_the_page(self):
+        carol = factories.staff("carol", "view_order")
+        page = self.open_as(carol, ORDERS)
+        carol.user_permissions.clear()
+        page.wait_for_selector("#ra-stopped-notice", timeout=10000)
+        assert "no longer have access" in page.inner_text("#ra-stopped-notice")
+
+    def test_coming_back_to_a_hidden_tab_catches_up(self):
+        pk = self.create("V-1")
+        page = self.open_as(self.root, ORDERS)
+        self.wait_for_row(page, "V-1")
+        set_visibility = (
+            "state => { Object.defineProperty(document, 'visibilityState',"
+            " {value: state, configurable: true});"
+            " document.dispatchEvent(new Event('visibilitychange')); }"
+        )
+        page.evaluate(set_visibility, "hidden")
+        # A write nobody is told about (update() sends no signal): only a resync shows it.
+        from shop.models import Order
+
+        Order.objects.filter(pk=pk).update(status="shipped")
+        page.evaluate(set_visibility, "visible")
+        page.wait_for_function(
+            "() => document.querySelector('#result_list td.field-status')?.textContent"
+            " === 'Shipped'"
+        )
+        self.assert_equals_a_reload(page)
