@@ -48,6 +48,10 @@ CLOSE_FORBIDDEN = 4403  # not active staff, or no longer allowed to see what it 
 CLOSE_TOO_MANY_FRAMES = 4429  # more than MAX_FRAMES_PER_SECOND, sustained
 CLOSE_SERVER_ERROR = 1011  # the rights could not be checked: reconnect and try again
 MAX_SUBSCRIPTIONS = 50
+# A burst reaches a page as at most one changes frame per model per FRAME_INTERVAL seconds
+# (the first at once); past MAX_PKS_PER_FRAME rows, as one resync (the page re-reads itself).
+FRAME_INTERVAL = 0.1
+MAX_PKS_PER_FRAME = 200
 
 
 @dataclass
@@ -63,6 +67,9 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         self.subscriptions: dict[str, Subscription] = {}
         self.jobs: set[int] = set()
         self.seq = 0
+        self.outbox: dict[str, dict[str, str]] = {}  # model label -> {pk: op} not sent yet
+        self.flush_due: asyncio.Task | None = None
+        self.last_flush = 0.0
         self.hub = hub_for(self.channel_layer)
         self.frame_allowance = float(conf.get("MAX_FRAMES_PER_SECOND"))
         self.last_frame_at = time.monotonic()
@@ -85,6 +92,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "rechecking"):
             self.rechecking.cancel()
+        if getattr(self, "flush_due", None):
+            self.flush_due.cancel()
         await self.leave_all()
 
     async def leave_all(self) -> None:
@@ -310,13 +319,37 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
                 logger.exception("realtime_admin: could not apply %s's row rules", label)
                 return await self.send_json({"type": "resync", "model": label})
         if changes:
+            self.outbox.setdefault(label, {}).update(changes)
+            await self.flush_soon()
+
+    async def flush_soon(self) -> None:
+        """Send the outbox now if the last frame is old enough, else once it is."""
+        if self.flush_due is not None:
+            return  # already due
+        wait = self.last_flush + FRAME_INTERVAL - asyncio.get_running_loop().time()
+        if wait <= 0:
+            return await self.flush()
+        self.flush_due = asyncio.create_task(self.flush(after=wait))
+
+    async def flush(self, after: float = 0) -> None:
+        if after:
+            await asyncio.sleep(after)
+        self.flush_due = None
+        self.last_flush = asyncio.get_running_loop().time()
+        outbox, self.outbox = self.outbox, {}
+        for label, changes in outbox.items():
+            if label not in self.subscriptions:
+                continue
+            if len(changes) > MAX_PKS_PER_FRAME:
+                await self.send_json({"type": "resync", "model": label})
+                continue
             self.seq += 1
             await self.send_json(
                 {
                     "type": "changes",
                     "model": label,
                     "seq": self.seq,
-                    "changes": [{"pk": pk, "op": op} for pk, op in changes],
+                    "changes": [{"pk": pk, "op": op} for pk, op in changes.items()],
                 }
             )
 

@@ -32,12 +32,18 @@ class FaultTestCase(LiveAdminTestCase):
     def wait_for_row(self, page, number, timeout_ms=20000):
         page.wait_for_function(f"n => {ROW_NUMBERS}.includes(n)", arg=number, timeout=timeout_ms)
 
-    def assert_equals_a_reload(self, page):
-        page.wait_for_function(
+    def assert_settled(self, page):
+        """Until the page has fetched all it was told of (and a moment more for stragglers)."""
+        idle = (
             "() => { const live = window.realtimeAdmin;"
             " return live && !live.running && !live.changed.size && !live.resyncWanted; }"
         )
-        page.wait_for_timeout(300)  # flashes and fragments settle
+        page.wait_for_function(idle)
+        page.wait_for_timeout(1500)  # a tail or a late frame may still come
+        page.wait_for_function(idle)
+
+    def assert_equals_a_reload(self, page):
+        self.assert_settled(page)
         live = self.results_html(page)
         page.reload()
         assert self.results_html(page) == live
@@ -165,3 +171,39 @@ class AccessAndVisibilityTests(FaultTestCase):
             " === 'Shipped'"
         )
         self.assert_equals_a_reload(page)
+
+
+WRITES = 600
+
+
+class BurstTests(FaultTestCase):
+    def test_a_burst_of_writes_leaves_every_tab_exact_with_bounded_traffic(self):
+        tabs = [
+            self.open_as(self.root, ORDERS),
+            self.open_as(self.root, ORDERS + "?status__exact=new"),
+        ]
+        fetches = [[] for _ in tabs]
+        for page, log in zip(tabs, fetches, strict=True):
+            page.on("request", lambda request, log=log: "__live__" in request.url and log.append(1))
+        before = [len(page.frames_received) for page in tabs]
+        started = time.monotonic()
+        seconds = self.writer("churn", customer_id=self.customer.pk, count=WRITES)["seconds"]
+        for page in tabs:
+            self.assert_settled(page)
+        busy = time.monotonic() - started  # the writes, and the pages catching up
+        for page, log, start in zip(tabs, fetches, before, strict=True):
+            told = page.frames_received[start:]
+            changes = sum('"type": "changes"' in frame for frame in told)
+            resyncs = sum('"type": "resync"' in frame for frame in told)
+            print(
+                f"\n{WRITES} writes in {seconds:.1f} s, settled after {busy:.1f} s: "
+                f"{changes} changes frames, {resyncs} resyncs, {len(log)} fetches"
+            )
+            # At most one changes frame per 100 ms and one refresh per 250 ms (which may take
+            # a second fetch, for the whole region); a resync only answers a subscribe, which
+            # follows a refresh.
+            assert changes <= 2 + busy / 0.1, changes
+            assert len(log) <= 2 * (1 + busy / 0.25), len(log)
+            assert resyncs <= len(log) + 2, resyncs
+        for page in tabs:
+            self.assert_equals_a_reload(page)

@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from realtime_admin import bus
+from realtime_admin.consumers import FRAME_INTERVAL
 from realtime_admin.hub import hub_for
 from tests import factories
 from tests.test_consumer import connect
@@ -138,4 +139,54 @@ async def test_an_emptied_redis_is_noticed_and_pages_resync(redis_layer, redis_u
     order = await make(factories.order)()
     frame = await communicator.receive_json_from(timeout=3)
     assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+    await communicator.disconnect()
+
+
+async def test_a_burst_reaches_a_page_as_few_frames_the_first_at_once():
+    communicator = await subscribed_socket()
+    customer = await make(factories.customer)()
+    started = time.monotonic()
+    orders = [await make(factories.order)(customer=customer) for _ in range(30)]
+    elapsed = time.monotonic() - started
+    frames = [await communicator.receive_json_from()]
+    assert frames[0]["changes"] == [{"pk": str(orders[0].pk), "op": "created"}]
+    while not await communicator.receive_nothing(timeout=0.3):
+        frames.append(await communicator.receive_json_from())
+    told = [change["pk"] for frame in frames for change in frame["changes"]]
+    assert sorted(told, key=int) == [str(order.pk) for order in orders]
+    # One frame at once, then at most one per FRAME_INTERVAL.
+    assert len(frames) <= 2 + elapsed / FRAME_INTERVAL, (len(frames), elapsed)
+    assert len(frames) < len(orders)
+    await communicator.disconnect()
+
+
+async def test_too_many_rows_at_once_become_one_resync(monkeypatch):
+    monkeypatch.setattr("realtime_admin.consumers.MAX_PKS_PER_FRAME", 3)
+    monkeypatch.setattr("realtime_admin.consumers.FRAME_INTERVAL", 1.0)  # room for 5 writes
+    communicator = await subscribed_socket()
+    await make(factories.order)()
+    assert len((await communicator.receive_json_from())["changes"]) == 1
+    for _ in range(5):  # within the next interval: held back, then too many to list
+        await make(factories.order)()
+    assert await communicator.receive_json_from() == RESYNC
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_a_followed_job_whose_group_was_lost_is_sent_again(quick_heartbeat):
+    from realtime_admin.jobs.models import Job
+
+    root = await make(factories.superuser)(next(usernames))
+    communicator, _ = await connect(root)
+    job = await make(Job.objects.create)(
+        description="Recalculate", action="x", model="shop.order", user=root
+    )
+    await communicator.send_json_to({"type": "job", "id": job.pk})
+    assert (await communicator.receive_json_from())["job"]["status"] == "queued"
+    await get_channel_layer().group_discard(
+        bus.job_group(job.pk), hub_for(get_channel_layer()).channel
+    )
+    await make(Job.objects.filter(pk=job.pk).update)(status="succeeded")  # told to nobody
+    frame = await communicator.receive_json_from(timeout=3)
+    assert frame["job"]["status"] == "succeeded"
     await communicator.disconnect()

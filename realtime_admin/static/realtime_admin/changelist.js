@@ -23,6 +23,7 @@
     const RECONNECTING_AFTER_MS = 1500; // a quick reconnect shows nothing
     const MAX_RETRY_MS = 30000;
     const MIN_REFRESH_INTERVAL_MS = 250; // a burst of notices becomes a few refreshes a second
+    const MAX_CHANGED_PER_REFRESH = 200; // past this, re-read the whole page instead
 
     const checkboxes = () => document.querySelectorAll("#result_list tbody input.action-select");
     // What actions.js gets instead of its static NodeList: always the rows on the page now,
@@ -296,7 +297,7 @@
             try {
                 while (this.changed.size || this.resyncWanted) {
                     const changed = [...this.changed];
-                    const full = this.resyncWanted;
+                    const full = this.resyncWanted || changed.length > MAX_CHANGED_PER_REFRESH;
                     this.changed.clear();
                     this.resyncWanted = false;
                     if (this.held) {
@@ -307,7 +308,7 @@
                     if (wait > 0) await sleep(wait);
                     this.lastRefresh = Date.now();
                     try {
-                        const state = await this.fetchState(changed, full);
+                        const state = await this.fetchState(full ? [] : changed, full);
                         if (this.held) {
                             this.markStale(changed);
                         } else {
