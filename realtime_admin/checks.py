@@ -165,8 +165,7 @@ def check_websocket_stack(app_configs, **kwargs) -> list:
                 )
             )
         stock_auth = any(
-            isinstance(wrapper, ChannelsAuthMiddleware)
-            and not isinstance(wrapper, AuthMiddleware)
+            isinstance(wrapper, ChannelsAuthMiddleware) and not isinstance(wrapper, AuthMiddleware)
             for wrapper in chain
         )
         if stock_auth and settings.SECRET_KEY_FALLBACKS:
