@@ -313,7 +313,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         changes = event["changes"]
         if subscription.row_rules:
             try:
-                changes = await self.narrow(subscription, changes)
+                changes = await self.narrow(subscription, changes, event)
             except Exception:
                 # Fail closed: no pk this user may not see; the page re-reads over HTTP.
                 logger.exception("realtime_admin: could not apply %s's row rules", label)
@@ -353,16 +353,27 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
                 }
             )
 
-    async def narrow(self, subscription: Subscription, changes: list) -> list:
+    async def narrow(self, subscription: Subscription, changes: list, event: dict) -> list:
         """Keep the changes to rows this user may see now, through the ModelAdmin's
         ``get_queryset()``; and to rows the page shows (checked when it said so), so that a
-        deleted row, or one that left the user's rules, leaves the page too."""
+        deleted row, or one that left the user's rules, leaves the page too.
+
+        The query is made once per event for all of this process's sockets of one session
+        (the hub hands them the same event): a user's tabs share it."""
         live = [pk for pk, op in changes if op != bus.DELETED]
         visible = set()
         if live:
-            visible = await database_sync_to_async(visible_pks)(
-                subscription.model_admin, self.request(), live
-            )
+            session = self.scope.get("session")
+            viewer = (getattr(session, "session_key", None), self.user.pk)
+            queries = event.setdefault("_visible", {})  # local to this process, never sent
+            key = (*viewer, id(subscription.model_admin))
+            if key not in queries:
+                queries[key] = asyncio.ensure_future(
+                    database_sync_to_async(visible_pks)(
+                        subscription.model_admin, self.request(), live
+                    )
+                )
+            visible = await queries[key]
         forwarded = [(pk, op) for pk, op in changes if pk in visible or pk in subscription.shown]
         # What the page is told about it may show before it says so: count it as shown.
         for pk, op in forwarded:

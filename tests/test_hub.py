@@ -13,7 +13,7 @@ from realtime_admin import bus
 from realtime_admin.consumers import FRAME_INTERVAL
 from realtime_admin.hub import hub_for
 from tests import factories
-from tests.test_consumer import connect
+from tests.test_consumer import connect, session_cookie, subscribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -190,3 +190,25 @@ async def test_a_followed_job_whose_group_was_lost_is_sent_again(quick_heartbeat
     frame = await communicator.receive_json_from(timeout=3)
     assert frame["job"]["status"] == "succeeded"
     await communicator.disconnect()
+
+
+async def test_a_users_tabs_share_one_row_rules_query_per_event(monkeypatch):
+    from realtime_admin import consumers
+
+    calls = []
+    real = consumers.visible_pks
+    monkeypatch.setattr(
+        consumers, "visible_pks", lambda *args: calls.append(args[2]) or real(*args)
+    )
+    alice = await make(factories.staff)("alice", "view_order")
+    cookie = await session_cookie(alice)
+    tabs = [(await connect(cookie=cookie))[0] for _ in range(3)]
+    other_session = (await connect(alice))[0]  # the same user, logged in elsewhere
+    for communicator in [*tabs, other_session]:
+        assert (await subscribe(communicator))["type"] == "subscribed"
+    order = await make(factories.order)(owner=alice)
+    for communicator in [*tabs, other_session]:
+        frame = await communicator.receive_json_from()
+        assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+        await communicator.disconnect()
+    assert calls == [[str(order.pk)], [str(order.pk)]]  # one per session, not per tab
