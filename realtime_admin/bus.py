@@ -38,6 +38,7 @@ EVENT_TYPE = "realtime_admin.changes"
 JOB_EVENT_TYPE = "realtime_admin.job"
 TAIL_EVENT_TYPE = "realtime_admin.tail"
 PROBE_EVENT_TYPE = "realtime_admin.probe"
+MARKER_EVENT_TYPE = "realtime_admin.marker"
 TAIL_DELAY = 1.0  # seconds after a group's last message before its tail goes out
 
 ORIGIN = uuid.uuid4().hex[:12]
@@ -65,20 +66,29 @@ def group_name(label: str) -> str:
 
 
 def numbered(group: str, event: dict) -> dict:
-    """``event`` for ``group`` with this process's next sequence number; its tail is due."""
-    global _tail_timer
+    """``event`` for ``group``, stamped with this process's next sequence number."""
     with _counters_lock:
-        seq = next(_counters[group])
-        stamp = {"group": group, "origin": ORIGIN, "seq": seq, "at": time.time()}
-        previous = _last_sent.get(group)
-        _tails[group] = _last_sent[group] = {"type": TAIL_EVENT_TYPE, **stamp}
+        stamp = {"group": group, "origin": ORIGIN, "seq": next(_counters[group])}
+        stamp["at"] = time.time()
+        previous, _last_sent[group] = _last_sent.get(group), stamp
+    # When this process last sent to the group, so that a hub that never heard from it
+    # can tell whether it missed that message.
+    return {**event, **stamp, "prev_at": previous["at"] if previous else None}
+
+
+def _tail_due(event: dict) -> None:
+    """``event`` was sent: a tail repeating its number goes out a little later. Only once it
+    was sent, so that the tail cannot overtake it."""
+    global _tail_timer
+    stamp = {key: event[key] for key in ("group", "origin", "seq", "at")}
+    with _counters_lock:
+        due = _tails.get(event["group"])
+        if due is None or due["seq"] < stamp["seq"]:
+            _tails[event["group"]] = {"type": TAIL_EVENT_TYPE, **stamp}
         if _tail_timer is None:
             _tail_timer = threading.Timer(TAIL_DELAY, send_tails)
             _tail_timer.daemon = True
             _tail_timer.start()
-    # When this process last sent to the group, so that a hub that never heard from it
-    # can tell whether it missed that message.
-    return {**event, **stamp, "prev_at": previous["at"] if previous else None}
 
 
 def _due_tails() -> list[dict]:
@@ -191,3 +201,6 @@ async def _send_events(layer, events: list[dict]) -> None:
             await layer.group_send(event["group"], event)
         except Exception:
             logger.exception("realtime_admin: could not publish to %s", event["group"])
+        else:
+            if event["type"] != TAIL_EVENT_TYPE:
+                _tail_due(event)

@@ -48,10 +48,38 @@ CLOSE_FORBIDDEN = 4403  # not active staff, or no longer allowed to see what it 
 CLOSE_TOO_MANY_FRAMES = 4429  # more than MAX_FRAMES_PER_SECOND, sustained
 CLOSE_SERVER_ERROR = 1011  # the rights could not be checked: reconnect and try again
 MAX_SUBSCRIPTIONS = 50
+SHOWN_KEPT = 5000  # rows a socket remembers its page showing
+TOLD_KEPT = 200  # rows a socket remembers telling its page of, lately
 # A burst reaches a page as at most one changes frame per model per FRAME_INTERVAL seconds
 # (the first at once); past MAX_PKS_PER_FRAME rows, as one resync (the page re-reads itself).
 FRAME_INTERVAL = 0.1
 MAX_PKS_PER_FRAME = 200
+
+
+class Recent:
+    """A set of pks that forgets its oldest members past ``limit``: what a socket remembers
+    about its page stays bounded however long the page stays open."""
+
+    def __init__(self, limit: int, pks=()) -> None:
+        self.limit = limit
+        self.pks: dict[str, None] = {}
+        for pk in pks:
+            self.add(pk)
+
+    def add(self, pk: str) -> None:
+        self.pks.pop(pk, None)
+        self.pks[pk] = None
+        if len(self.pks) > self.limit:
+            del self.pks[next(iter(self.pks))]
+
+    def discard(self, pk: str) -> None:
+        self.pks.pop(pk, None)
+
+    def __contains__(self, pk: object) -> bool:
+        return pk in self.pks
+
+    def keys(self):
+        return self.pks.keys()
 
 
 @dataclass
@@ -59,7 +87,18 @@ class Subscription:
     site: admin.AdminSite
     model_admin: admin.ModelAdmin
     row_rules: bool
-    shown: set[str] = field(default_factory=set)
+    # Rows the page shows, as far as the socket knows: deletes are told for these.
+    shown: Recent = field(default_factory=lambda: Recent(SHOWN_KEPT))
+    # Rows told to the page since it last said what it shows: its list may predate them.
+    told_since: Recent = field(default_factory=lambda: Recent(TOLD_KEPT))
+    # Rows recently told to the page as deleted: a page may still claim them for a moment.
+    told_deleted: Recent = field(default_factory=lambda: Recent(TOLD_KEPT))
+
+    def page_shows(self, verified: set[str]) -> None:
+        """The page said which rows it shows (those its user may see): remember them, and
+        what it was told of since, which its list may predate."""
+        self.shown = Recent(SHOWN_KEPT, [*verified, *self.told_since.keys()])
+        self.told_since = Recent(TOLD_KEPT)
 
 
 class ChangelistConsumer(AsyncJsonWebsocketConsumer):
@@ -178,14 +217,20 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             subscription = Subscription(site, model_admin, has_row_rules(model_admin))
             self.subscriptions[label] = subscription
             await self.hub.join(group, self)
-        subscription.shown = shown
+        subscription.page_shows(shown)
         await self.send_json({"type": "subscribed", "model": label})
-        if claimed - shown or (
-            new and since is not None and not self.hub.heard_everything_since(group, since)
-        ):
-            # The page shows rows its user may no longer see, or that are gone (perhaps
-            # deleted before this list arrived); or it was rendered before this socket
-            # listened, and something may have changed in between: it re-reads its view.
+        # Rows the page shows that its user may not see (any more), or that are gone and the
+        # page was not told (deleted before this socket knew the page showed them, or before
+        # the hub heard of it): they leave the page. The same answer for both, so a claimed
+        # pk reveals nothing about its row.
+        gone = claimed - shown - subscription.told_deleted.keys()
+        if gone:
+            for pk in gone:
+                subscription.told_deleted.add(pk)
+            self.outbox.setdefault(label, {}).update(dict.fromkeys(gone, bus.DELETED))
+            await self.flush_soon()
+        if new and since is not None and not self.hub.heard_everything_since(group, since):
+            # Rendered before this socket listened: something may have changed in between.
             await self.send_json({"type": "resync", "model": label})
 
     async def unsubscribe(self, content: dict) -> None:
@@ -379,6 +424,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         for pk, op in forwarded:
             if op == bus.DELETED:
                 subscription.shown.discard(pk)
+                subscription.told_deleted.add(pk)
             else:
                 subscription.shown.add(pk)
+                subscription.told_since.add(pk)
         return forwarded

@@ -9,9 +9,11 @@ then tell their pages to re-read their view over HTTP:
 - every event carries its publisher's ``origin`` and a per-group ``seq``: a jump is a drop;
 - publishers send a ``tail`` (their last ``seq``) shortly after a burst, so a dropped *last*
   message is noticed too;
-- on a heartbeat the hub sends itself a probe through each group and re-adds itself to the
-  group: a probe that does not come back means membership was lost (Redis restarted, or the
-  group expired), so anything may have been missed in between.
+- on a heartbeat the hub sends itself a probe through each group, then a marker straight to
+  its own channel, and re-adds itself to the groups. The channel is first in, first out, so
+  once the marker is back every probe that was delivered is back too, however long the
+  queue: a missing probe means membership was lost (Redis restarted, or the group expired),
+  and anything may have been missed in between.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from . import bus, conf
 
 logger = logging.getLogger("realtime_admin")
 
-PROBE_TIMEOUT = 2.0  # seconds a probe may take to come back through the layer
+MARKER_TIMEOUT = 30.0  # seconds the marker may take to come back through a long queue
 RETRY_AFTER_ERROR = 1.0  # seconds to wait after the layer failed a receive
 
 
@@ -52,6 +54,7 @@ class Hub:
         self.last_event_at: dict[str, float] = {}
         self.probes_back: set[str] = set()
         self.probe_token = 0
+        self.marker_back = asyncio.Event()
         self.layer_failed = False  # a receive failed since the last heartbeat
         self.tasks: list[asyncio.Task] = []
         self.starting = asyncio.Lock()
@@ -120,9 +123,12 @@ class Hub:
 
     async def dispatch(self, event: dict) -> None:
         group = event.get("group")
-        if event["type"] == bus.PROBE_EVENT_TYPE:
+        if event["type"] in (bus.PROBE_EVENT_TYPE, bus.MARKER_EVENT_TYPE):
             if event.get("hub") == self.channel and event.get("token") == self.probe_token:
-                self.probes_back.add(group)
+                if event["type"] == bus.MARKER_EVENT_TYPE:
+                    self.marker_back.set()
+                else:
+                    self.probes_back.add(group)
             return
         members = list(self.members.get(group, ()))
         if not members:
@@ -181,18 +187,23 @@ class Hub:
                 logger.warning("realtime_admin: heartbeat failed; retrying", exc_info=True)
 
     async def check(self) -> None:
-        """Probe every group through the layer, then re-join them all (which also renews
-        their expiry); the groups whose probe did not come back may have missed events."""
+        """Probe every group through the layer and wait for the marker behind the probes;
+        then re-join every group (which also renews its expiry). The groups whose probe did
+        not come back may have missed events."""
         groups = list(self.members)
         self.probe_token = next(self.probe_counter)
         self.probes_back = set()
+        self.marker_back.clear()
+        stamp = {"hub": self.channel, "token": self.probe_token}
         for group in groups:
-            probe = {"type": bus.PROBE_EVENT_TYPE, "group": group, "hub": self.channel}
-            await self.layer.group_send(group, {**probe, "token": self.probe_token})
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + PROBE_TIMEOUT
-        while not self.probes_back.issuperset(groups) and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+            await self.layer.group_send(
+                group, {"type": bus.PROBE_EVENT_TYPE, "group": group, **stamp}
+            )
+        await self.layer.send(self.channel, {"type": bus.MARKER_EVENT_TYPE, **stamp})
+        try:
+            await asyncio.wait_for(self.marker_back.wait(), MARKER_TIMEOUT)
+        except TimeoutError:
+            self.layer_failed = True  # our own channel lost a message: assume the worst
         for group in groups:
             if group in self.members and self.channel is not None:
                 await self.layer.group_add(group, self.channel)

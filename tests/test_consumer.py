@@ -211,7 +211,8 @@ async def test_deletes_are_told_only_for_rows_the_user_may_see():
     theirs = await make(factories.order)(owner=await make(factories.staff)("dave"))
     communicator, _ = await connect(alice)
     await subscribe(communicator, shown=[theirs.pk])  # claiming to show a row she cannot see
-    assert await communicator.receive_json_from() == {"type": "resync", "model": "shop.order"}
+    left = [{"pk": str(theirs.pk), "op": "deleted"}]  # as if it were gone: it leaves her page
+    assert (await communicator.receive_json_from())["changes"] == left
     await make(theirs.delete)()
     assert await communicator.receive_nothing(timeout=0.3)
 
@@ -266,17 +267,39 @@ async def test_a_row_told_to_the_page_counts_as_shown_before_the_page_says_so():
     pk = hers.pk
     await make(hers.delete)()  # before the page's new shown list arrives
     assert (await communicator.receive_json_from())["changes"] == [{"pk": str(pk), "op": "deleted"}]
+    # The page's list, sent before it took the delete in, still names the row: no resync,
+    # the page was told.
+    assert (await subscribe(communicator, shown=[pk]))["type"] == "subscribed"
+    assert await communicator.receive_nothing(timeout=0.3)
 
 
-async def test_a_page_showing_rows_its_user_cannot_see_is_told_to_resync():
+async def test_a_row_deleted_before_the_page_said_it_shows_it_is_told_as_deleted():
+    alice = await make(factories.staff)("alice", "view_order")
+    hers = await make(factories.order)(owner=alice)  # on the page as rendered
+    communicator, _ = await connect(alice)
+    await subscribe(communicator)
+    pk = hers.pk
+    await make(hers.delete)()  # not told: the socket did not know the page showed it
+    assert await communicator.receive_nothing(timeout=0.3)
+    assert (await subscribe(communicator, shown=[pk]))["type"] == "subscribed"
+    frame = await communicator.receive_json_from()
+    assert frame["changes"] == [{"pk": str(pk), "op": "deleted"}]
+
+
+async def test_rows_its_user_cannot_see_leave_the_page_as_if_deleted():
     alice = await make(factories.staff)("alice", "view_order")
     theirs = await make(factories.order)()
     communicator, _ = await connect(alice)
-    assert await subscribe(communicator, shown=[theirs.pk]) == {
+    assert await subscribe(communicator, shown=[theirs.pk, "999999"]) == {
         "type": "subscribed",
         "model": "shop.order",
     }
-    assert await communicator.receive_json_from() == {"type": "resync", "model": "shop.order"}
+    # The same answer for a row she may not see and one that does not exist: no oracle.
+    frame = await communicator.receive_json_from()
+    assert sorted(frame["changes"], key=lambda change: change["pk"]) == [
+        {"pk": str(theirs.pk), "op": "deleted"},
+        {"pk": "999999", "op": "deleted"},
+    ]
 
 
 async def job_for(user):
