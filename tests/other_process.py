@@ -2,8 +2,8 @@
 
 Each input line is JSON ``{"do": "create"|"update"|"delete", "model": "shop.order", ...}``;
 each output line is JSON with the pk touched and ``committed_at`` (epoch ms after commit).
-``{"do": "churn", "count": n, "customer_id": c}`` makes n writes as fast as it can, each a
-transaction of its own: creates, updates and deletes of orders, in a fixed random order.
+``{"do": "churn", "count": n, "customer_id": c, "per_transaction": k}`` makes n writes as fast
+as it can, k to a transaction: creates, updates and deletes of orders, in a fixed random order.
 ``{"do": "burst", "count": n, ...}`` creates n orders and announces each in a batch of its own,
 all at once from an event loop, as n writers committing at the same moment would.
 """
@@ -28,10 +28,10 @@ from tests import factories  # noqa: E402
 
 
 def handle(command: dict) -> dict:
-    if command["do"] in ("burst", "churn"):
-        return {"burst": burst, "churn": churn}[command["do"]](
-            command["count"], command["customer_id"]
-        )
+    if command["do"] == "burst":
+        return burst(command["count"], command["customer_id"])
+    if command["do"] == "churn":
+        return churn(command["count"], command["customer_id"], command.get("per_transaction", 1))
     action = command.pop("do")
     model = apps.get_model(command.pop("model", "shop.order"))
     with transaction.atomic():
@@ -51,23 +51,27 @@ def handle(command: dict) -> dict:
     return {"pk": pk, "committed_at": time.time() * 1000}
 
 
-def churn(count: int, customer_id: int) -> dict:
+def churn(count: int, customer_id: int, per_transaction: int = 1) -> dict:
     import random
 
     rng = random.Random(4)
     live = []
     started = time.time()
-    for n in range(count):
-        roll = rng.random()
-        if roll < 0.4 or len(live) < 5:
-            live.append(
-                handle({"do": "create", "customer_id": customer_id, "number": f"W-{n}"})["pk"]
-            )
-        elif roll < 0.85:
-            status = rng.choice(["new", "paid", "shipped"])
-            handle({"do": "update", "pk": rng.choice(live), "status": status, "amount": n % 97})
-        else:
-            handle({"do": "delete", "pk": live.pop(rng.randrange(len(live)))})
+    for first in range(0, count, per_transaction):
+        with transaction.atomic():
+            for n in range(first, min(count, first + per_transaction)):
+                roll = rng.random()
+                if roll < 0.4 or len(live) < 5:
+                    number = f"W-{n}"
+                    live.append(
+                        handle({"do": "create", "customer_id": customer_id, "number": number})["pk"]
+                    )
+                elif roll < 0.85:
+                    status = rng.choice(["new", "paid", "shipped"])
+                    pk = rng.choice(live)
+                    handle({"do": "update", "pk": pk, "status": status, "amount": n % 97})
+                else:
+                    handle({"do": "delete", "pk": live.pop(rng.randrange(len(live)))})
     return {"seconds": time.time() - started, "committed_at": time.time() * 1000}
 
 

@@ -104,6 +104,25 @@ class ServerRestartTests(FaultTestCase):
         self.assert_equals_a_reload(page)
 
 
+class ReconnectSpreadTests(FaultTestCase):
+    def test_the_tabs_of_a_restarted_server_do_not_come_back_all_at_once(self):
+        tabs = [self.open_as(self.root, ORDERS) for _ in range(8)]
+        attempts = [[] for _ in tabs]
+        for page, log in zip(tabs, attempts, strict=True):
+            page.on("websocket", lambda socket, log=log: log.append(time.monotonic()))
+        self.restart_server()
+        up = time.monotonic()
+        for page in tabs:
+            page.wait_for_function(
+                "() => window.realtimeAdmin.socket.readyState === WebSocket.OPEN", timeout=30000
+            )
+        # Each tab's last attempt is the one that got through: not all in the same 100 ms
+        # (jittered backoff spreads them over a second or more).
+        back = sorted(log[-1] for log in attempts)
+        print(f"\nreconnected after the restart: {[round(t - up, 2) for t in back]} s")
+        assert back[-1] - back[0] > 0.1, back
+
+
 class DroppedMessageTests(FaultTestCase):
     # channels_redis drops a group message to any channel holding this many already.
     server_env = {"RA_TEST_LAYER_CAPACITY": "1"}
@@ -173,7 +192,7 @@ class AccessAndVisibilityTests(FaultTestCase):
         self.assert_equals_a_reload(page)
 
 
-WRITES = 600
+WRITES, PER_TRANSACTION = 5000, 10
 
 
 class BurstTests(FaultTestCase):
@@ -187,7 +206,9 @@ class BurstTests(FaultTestCase):
             page.on("request", lambda request, log=log: "__live__" in request.url and log.append(1))
         before = [len(page.frames_received) for page in tabs]
         started = time.monotonic()
-        seconds = self.writer("churn", customer_id=self.customer.pk, count=WRITES)["seconds"]
+        seconds = self.writer(
+            "churn", customer_id=self.customer.pk, count=WRITES, per_transaction=PER_TRANSACTION
+        )["seconds"]
         for page in tabs:
             self.assert_settled(page)
         busy = time.monotonic() - started  # the writes, and the pages catching up

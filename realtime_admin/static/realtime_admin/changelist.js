@@ -229,14 +229,16 @@
 
         // A small "Reconnecting…" badge, shown only when the socket stays down for a moment.
         showReconnecting(down) {
-            clearTimeout(this.reconnectingTimer);
             const badge = document.getElementById("ra-reconnecting");
             if (!down) {
+                clearTimeout(this.reconnectingTimer);
+                this.reconnectingTimer = null;
                 if (badge) badge.remove();
                 return;
             }
-            if (badge) return;
+            if (badge || this.reconnectingTimer) return; // failed retries do not restart the clock
             this.reconnectingTimer = setTimeout(() => {
+                this.reconnectingTimer = null;
                 const element = document.createElement("div");
                 element.id = "ra-reconnecting";
                 element.setAttribute("role", "status");
@@ -473,6 +475,7 @@
             const selected = new Set(
                 Array.from(checkboxes()).filter((box) => box.checked).map((box) => box.value),
             );
+            const before = new Set(this.shownPks());
             document.getElementById("changelist").replaceWith(document.adoptNode(fresh));
             this.labelRows(pks);
             this.bodyRows().forEach((row) => {
@@ -482,7 +485,7 @@
                     box.checked = true;
                     row.classList.add("selected");
                 }
-                if (changed.includes(row.dataset.raPk)) flash(row);
+                if (changed.includes(row.dataset.raPk) || !before.has(row.dataset.raPk)) flash(row);
             });
             if (checkboxes().length && typeof window.Actions === "function") {
                 window.Actions(liveCheckboxes);
