@@ -131,3 +131,30 @@ def test_the_refresh_endpoint_answers_any_request_with_the_admins_own_statuses(
     if response.status_code == 200:
         state = response.json()
         assert "region" in state or {"pks", "rows", "fragments"} <= state.keys()
+
+
+async def test_too_many_subscriptions_get_an_error_and_the_others_carry_on(monkeypatch):
+    from realtime_admin.jobs.models import Job
+
+    monkeypatch.setattr("realtime_admin.consumers.MAX_SUBSCRIPTIONS", 2)
+    root = await make(factories.superuser)()
+    communicator, _ = await connect(root)
+    for model in ("shop.order", "shop.customer"):
+        assert (await subscribe(communicator, model=model))["type"] == "subscribed"
+    assert await subscribe(communicator, model="shop.tag") == {
+        "type": "error",
+        "message": "Too many subscriptions.",
+    }
+    jobs = [
+        await make(Job.objects.create)(description="x", action="x", model="shop.order", user=root)
+        for _ in range(3)
+    ]
+    for job in jobs[:2]:
+        await communicator.send_json_to({"type": "job", "id": job.pk})
+        assert (await communicator.receive_json_from())["type"] == "job"
+    await communicator.send_json_to({"type": "job", "id": jobs[2].pk})
+    assert (await communicator.receive_json_from())["message"] == "Too many subscriptions."
+    order = await make(factories.order)()
+    frame = await communicator.receive_json_from()
+    assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+    await communicator.disconnect()
