@@ -63,6 +63,16 @@ class BackgroundActionTests(LiveAdminTestCase):
         assert page.inner_text(".ra-jobs .success").startswith("Recalculated 5 orders.")
         page.click(".ra-jobs .ra-job-dismiss")
         page.wait_for_function("() => !document.querySelector('.ra-jobs .messagelist')")
+        # A job frame arriving after the click (e.g. the answer to the page's own question
+        # on connecting) does not bring it back.
+        frames = len(page.frames_received)
+        page.evaluate("id => window.realtimeAdmin.send({type: 'job', id})", Job.objects.get().pk)
+        for _ in range(100):
+            if len(page.frames_received) > frames:
+                break
+            page.wait_for_timeout(20)
+        assert '"type": "job"' in page.frames_received[-1]
+        assert page.query_selector(".ra-jobs .messagelist") is None
         for _ in range(40):
             if Job.objects.get().dismissed_at:
                 break

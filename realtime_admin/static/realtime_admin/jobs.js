@@ -30,7 +30,8 @@
             changelist.parentNode.insertBefore(this.element, changelist);
             config.jobs.forEach((state) => this.show(state));
             live.on("open", () => this.views.forEach((_, id) => live.send({type: "job", id: id})));
-            live.on("job", (message) => this.show(message.job));
+            // Frames only update jobs on show: one dismissed meanwhile stays dismissed.
+            live.on("job", (message) => this.views.has(message.job.id) && this.show(message.job));
             this.views.forEach((_, id) => live.send({type: "job", id: id}));
             // Ask again now and then about running jobs: if a worker died, nothing else
             // would tell us, and the server marks such a job failed when asked.
