@@ -138,6 +138,7 @@ async def test_too_many_subscriptions_get_an_error_and_the_others_carry_on(monke
 
     monkeypatch.setattr("realtime_admin.consumers.MAX_SUBSCRIPTIONS", 2)
     root = await make(factories.superuser)()
+    customer = await make(factories.customer)()  # before listening to customers
     communicator, _ = await connect(root)
     for model in ("shop.order", "shop.customer"):
         assert (await subscribe(communicator, model=model))["type"] == "subscribed"
@@ -154,7 +155,7 @@ async def test_too_many_subscriptions_get_an_error_and_the_others_carry_on(monke
         assert (await communicator.receive_json_from())["type"] == "job"
     await communicator.send_json_to({"type": "job", "id": jobs[2].pk})
     assert (await communicator.receive_json_from())["message"] == "Too many subscriptions."
-    order = await make(factories.order)()
+    order = await make(factories.order)(customer=customer)
     frame = await communicator.receive_json_from()
     assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
     await communicator.disconnect()
