@@ -17,6 +17,7 @@ import asyncio
 import atexit
 import itertools
 import logging
+import os
 import sys
 import threading
 import time
@@ -52,6 +53,21 @@ _tasks: set[asyncio.Task] = set()  # keeps fire-and-forget sends alive until don
 _tails: dict[str, dict] = {}  # group -> the tail to send for it, under _counters_lock
 _tail_timer: threading.Timer | None = None
 _last_sent: dict[str, dict] = {}  # group -> stamp of this process's last message to it
+
+
+def _new_origin() -> None:
+    """A forked child (a prefork worker, a preloaded server) is a publisher of its own: with
+    its parent's origin, its sequence numbers would mix with its siblings'."""
+    global ORIGIN, _tail_timer, _counters_lock
+    ORIGIN = uuid.uuid4().hex[:12]
+    _counters_lock = threading.Lock()  # another thread may have held it at the fork
+    _counters.clear()
+    _last_sent.clear()
+    _tails.clear()
+    _tail_timer = None
+
+
+os.register_at_fork(after_in_child=_new_origin)
 
 
 def serving(loop: asyncio.AbstractEventLoop) -> None:

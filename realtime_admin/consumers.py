@@ -44,6 +44,10 @@ from .permissions import has_row_rules, request_for, site_named, visible_pks
 logger = logging.getLogger("realtime_admin")
 
 CLOSE_SESSION_ENDED = 4401  # not logged in, logged out, session expired, password changed
+# The session the socket connected with is gone or changed hands (a logout, an expiry, or the
+# key cycled by a login, a password change or a secret-key rotation): the page reconnects
+# with the browser's current cookie, and connecting decides again (perhaps 4401).
+CLOSE_SESSION_CHANGED = 4000
 CLOSE_FORBIDDEN = 4403  # not active staff, or no longer allowed to see what it follows
 CLOSE_TOO_MANY_FRAMES = 4429  # more than MAX_FRAMES_PER_SECOND, sustained
 CLOSE_SERVER_ERROR = 1011  # the rights could not be checked: reconnect and try again
@@ -128,24 +132,34 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             return CLOSE_FORBIDDEN
         return None
 
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "rechecking"):
-            self.rechecking.cancel()
-        if getattr(self, "flush_due", None):
-            self.flush_due.cancel()
+    async def __call__(self, scope, receive, send) -> None:
+        # Channels calls disconnect() only on a clean websocket.disconnect: when a handler
+        # raises, this socket must still leave the hub and stop its timers.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.disconnect(None)
+
+    async def disconnect(self, code: int | None) -> None:
+        for task in (getattr(self, "rechecking", None), getattr(self, "flush_due", None)):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         await self.leave_all()
 
     async def leave_all(self) -> None:
-        for label in list(getattr(self, "subscriptions", {})):
-            await self.hub.leave(bus.group_name(label), self)
-        for job_id in list(getattr(self, "jobs", ())):
-            await self.hub.leave(bus.job_group(job_id), self)
-        self.subscriptions, self.jobs = {}, set()
+        """Stop hearing anything, at once (before any await), whatever fails after."""
+        groups = [bus.group_name(label) for label in getattr(self, "subscriptions", {})]
+        groups += [bus.job_group(job_id) for job_id in getattr(self, "jobs", ())]
+        self.subscriptions, self.jobs, self.outbox = {}, set(), {}
+        for group in groups:
+            await self.hub.leave(group, self)
 
     async def end(self, code: int) -> None:
         """Stop sending at once, and close with ``code``."""
-        await self.leave_all()
-        await self.close(code=code)
+        try:
+            await self.leave_all()
+        finally:
+            await self.close(code=code)
 
     # Frames from the browser
 
@@ -206,7 +220,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         )
         if found is None:
             if label in self.subscriptions:  # allowed before, not now
-                return await self.end(CLOSE_FORBIDDEN)
+                changed = not self.user.is_authenticated  # reconnecting will tell
+                return await self.end(CLOSE_SESSION_CHANGED if changed else CLOSE_FORBIDDEN)
             # The same answer for "no such model" and "not yours to see".
             return await self.send_error(f"Cannot subscribe to {label!r}.")
         site, model_admin = found
@@ -229,7 +244,12 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
                 subscription.told_deleted.add(pk)
             self.outbox.setdefault(label, {}).update(dict.fromkeys(gone, bus.DELETED))
             await self.flush_soon()
-        if new and since is not None and not self.hub.heard_everything_since(group, since):
+        if (
+            new
+            and since is not None
+            # Under row rules, whether anything at all changed is not this user's to learn.
+            and (subscription.row_rules or not self.hub.heard_everything_since(group, since))
+        ):
             # Rendered before this socket listened: something may have changed in between.
             await self.send_json({"type": "resync", "model": label})
 
@@ -319,8 +339,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         from .jobs.models import Job
 
         previous, self.user = self.user, auth.current_user(self.scope)
-        if self.user.is_authenticated and self.user.pk != previous.pk:
-            return CLOSE_SESSION_ENDED  # someone else logged in with this session
+        if not self.user.is_authenticated or self.user.pk != previous.pk:
+            return CLOSE_SESSION_CHANGED
         code = self.refusal(self.user)
         if code:
             return code
@@ -420,12 +440,14 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
                 )
             visible = await queries[key]
         forwarded = [(pk, op) for pk, op in changes if pk in visible or pk in subscription.shown]
-        # What the page is told about it may show before it says so: count it as shown.
         for pk, op in forwarded:
-            if op == bus.DELETED:
+            if op == bus.DELETED or pk not in visible:
+                # Gone, or out of the user's rules: told once, so that it leaves the page,
+                # and never again.
                 subscription.shown.discard(pk)
                 subscription.told_deleted.add(pk)
             else:
+                # The page may show it before it says so: count it as shown.
                 subscription.shown.add(pk)
                 subscription.told_since.add(pk)
         return forwarded

@@ -92,10 +92,14 @@ class Hub:
         del self.members[group]
         for state in (self.last_seq, self.complete_from, self.last_event_at):
             state.pop(group, None)
-        if self.channel is not None:
-            await self.layer.group_discard(group, self.channel)
+        channel = self.channel
         if not self.members:
             self.stop()
+        if channel is not None:
+            try:
+                await self.layer.group_discard(group, channel)
+            except Exception:  # e.g. Redis down: the membership expires on its own
+                logger.warning("realtime_admin: could not leave %s", group, exc_info=True)
 
     def stop(self) -> None:
         for task in self.tasks:
@@ -184,6 +188,8 @@ class Hub:
             try:
                 await self.check()
             except Exception:
+                # e.g. Redis down, or our own channel full: assume events were lost.
+                self.layer_failed = True
                 logger.warning("realtime_admin: heartbeat failed; retrying", exc_info=True)
 
     async def check(self) -> None:

@@ -192,8 +192,12 @@ async def test_another_admin_site_needs_that_sites_permission():
     assert (await root.receive_json_from())["type"] == "subscribed"
 
 
-@pytest.mark.parametrize("revoke", ["is_staff", "is_active", "permission"])
-async def test_a_revoked_user_is_cut_off_when_the_page_subscribes_again(revoke):
+@pytest.mark.parametrize(
+    "revoke, code",
+    # An inactive user's session no longer logs them in: reconnecting will say so (4401).
+    [("is_staff", 4403), ("is_active", 4000), ("permission", 4403)],
+)
+async def test_a_revoked_user_is_cut_off_when_the_page_subscribes_again(revoke, code):
     user = await make(factories.staff)("carol", "view_order")
     communicator, _ = await connect(user)
     assert (await subscribe(communicator))["type"] == "subscribed"
@@ -203,7 +207,7 @@ async def test_a_revoked_user_is_cut_off_when_the_page_subscribes_again(revoke):
         setattr(user, revoke, False)
         await make(user.save)()
     await communicator.send_json_to({"type": "subscribe", "model": "shop.order", "shown": []})
-    assert await communicator.receive_output() == {"type": "websocket.close", "code": 4403}
+    assert await communicator.receive_output() == {"type": "websocket.close", "code": code}
 
 
 async def test_deletes_are_told_only_for_rows_the_user_may_see():
@@ -226,6 +230,12 @@ async def test_a_row_that_leaves_the_users_rules_is_told_to_the_page_showing_it(
     await make(hers.save)()
     frame = await communicator.receive_json_from()
     assert frame["changes"] == [{"pk": str(hers.pk), "op": "updated"}]
+    # Told once, so that it leaves her page; then nothing more of it, even if her page's
+    # list of shown rows (as in the race where it names it again) or her tab lingers.
+    hers.status = "paid"
+    await make(hers.save)()
+    await make(hers.delete)()
+    assert await communicator.receive_nothing(timeout=0.3)
 
 
 async def test_row_rules_that_fail_close_the_gap_with_a_resync(monkeypatch):
@@ -366,3 +376,22 @@ async def test_following_a_job_whose_worker_died_says_it_failed():
     communicator, _ = await connect(owner)
     state = (await follow(communicator, job.pk))["job"]
     assert (state["status"], state["error"]) == ("failed", "The worker running this job stopped.")
+
+
+async def test_a_socket_whose_handler_failed_leaves_the_hub(monkeypatch):
+    from realtime_admin.consumers import ChangelistConsumer
+    from realtime_admin.hub import hub_for
+
+    communicator, _ = await connect(await make(factories.superuser)())
+    await subscribe(communicator)
+    hub = hub_for(get_channel_layer())
+    assert hub.members[bus.group_name("shop.order")]
+
+    def fail(*args):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(ChangelistConsumer, "authorize", fail)
+    await communicator.send_json_to({"type": "subscribe", "model": "shop.order"})
+    with pytest.raises(RuntimeError):
+        await communicator.receive_output()
+    assert not hub.members.get(bus.group_name("shop.order"))

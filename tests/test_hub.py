@@ -29,9 +29,10 @@ def quick_heartbeat(settings):
 
 
 async def subscribed_socket(**frame):
+    frame = {"type": "subscribe", "model": "shop.order", **frame}
     communicator, _ = await connect(await make(factories.superuser)(next(usernames)))
-    await communicator.send_json_to({"type": "subscribe", "model": "shop.order", **frame})
-    assert await communicator.receive_json_from() == {"type": "subscribed", "model": "shop.order"}
+    await communicator.send_json_to(frame)
+    assert await communicator.receive_json_from() == {"type": "subscribed", "model": frame["model"]}
     return communicator
 
 
@@ -83,17 +84,28 @@ async def test_a_tail_with_nothing_missed_is_silent():
 
 
 async def test_a_page_rendered_before_a_change_resyncs_when_it_subscribes():
-    listening = await subscribed_socket()  # the hub has been in the group for a while
+    model = {"model": "shop.customer"}  # no row rules (see the next tests)
+    listening = await subscribed_socket(**model)  # the hub has been in the group for a while
     await asyncio.sleep(0.1)
-    quiet = await subscribed_socket(since=time.time())
+    quiet = await subscribed_socket(since=time.time(), **model)
     assert await quiet.receive_nothing(timeout=0.3)  # nothing happened since its render
 
     rendered = time.time()
-    await make(factories.order)()  # committed after that page read its rows
+    await make(factories.customer)()  # committed after that page read its rows
     await listening.receive_json_from()
-    late = await subscribed_socket(since=rendered)
-    assert await late.receive_json_from() == RESYNC
+    late = await subscribed_socket(since=rendered, **model)
+    assert await late.receive_json_from() == {"type": "resync", "model": "shop.customer"}
     for communicator in (listening, quiet, late):
+        await communicator.disconnect()
+
+
+async def test_under_row_rules_a_new_page_always_resyncs():
+    """Whether anything changed since its render would tell of rows it may not see."""
+    listening = await subscribed_socket()
+    await asyncio.sleep(0.1)
+    quiet = await subscribed_socket(since=time.time())
+    assert await quiet.receive_json_from() == RESYNC
+    for communicator in (listening, quiet):
         await communicator.disconnect()
 
 

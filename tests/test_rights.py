@@ -34,6 +34,12 @@ async def live_socket(user, cookie=None):
     return communicator
 
 
+async def reconnecting_is_refused(cookie: bytes) -> bool:
+    """The page reconnects with the cookie it has: is it turned away for good (4401)?"""
+    communicator, _ = await connect(cookie=cookie)
+    return await communicator.receive_output() == {"type": "websocket.close", "code": 4401}
+
+
 def session_key(cookie: bytes) -> str:
     return cookie.decode().partition("=")[2]
 
@@ -50,7 +56,8 @@ async def test_logging_out_in_another_tab_ends_the_stream():
         assert client.post("/admin/logout/").status_code == 200
 
     await log_out_over_http()
-    assert await closed_with(communicator) == 4401
+    assert await closed_with(communicator) == 4000  # reconnect, and be told
+    assert await reconnecting_is_refused(cookie)
 
 
 async def test_an_expired_session_ends_the_stream():
@@ -58,19 +65,51 @@ async def test_an_expired_session_ends_the_stream():
     cookie = await session_cookie(user)
     communicator = await live_socket(user, cookie)
     await make(SessionStore(session_key(cookie)).delete)()  # as clearsessions would
-    assert await closed_with(communicator) == 4401
+    assert await closed_with(communicator) == 4000
+    assert await reconnecting_is_refused(cookie)
 
 
-async def test_a_password_change_ends_the_stream():
+async def test_a_password_change_elsewhere_ends_the_stream():
     user = await make(factories.staff)("carol", "view_order")
-    communicator = await live_socket(user)
+    cookie = await session_cookie(user)
+    communicator = await live_socket(user, cookie)
     user.set_password("something new")
     await make(user.save)()
-    assert await closed_with(communicator) == 4401
+    assert await closed_with(communicator) == 4000
+    assert await reconnecting_is_refused(cookie)
+
+
+async def test_changing_ones_own_password_keeps_the_page_live():
+    """Django cycles the session key and sends the new cookie: the page reconnects with it."""
+    user = await make(factories.staff)("carol", "view_order")
+    client = Client()
+    await make(client.force_login)(user)
+    name = django_settings.SESSION_COOKIE_NAME
+    cookie = f"{name}={client.cookies[name].value}".encode()
+    communicator = await live_socket(user, cookie)
+
+    @sync_to_async
+    def change_password():
+        from django.contrib.auth import update_session_auth_hash
+        from django.test import RequestFactory
+
+        request = RequestFactory().get("/")
+        request.session = SessionStore(session_key(cookie))
+        request.user = user
+        user.set_password("something new")
+        user.save()
+        update_session_auth_hash(request, user)  # what the password change view does
+        request.session.save()
+        return f"{name}={request.session.session_key}".encode()
+
+    new_cookie = await change_password()
+    assert await closed_with(communicator) == 4000
+    again = await live_socket(user, new_cookie)  # the browser's cookie now
+    await again.disconnect()
 
 
 @pytest.mark.parametrize(
-    "revoke, code", [("is_staff", 4403), ("permission", 4403), ("is_active", 4401)]
+    "revoke, code", [("is_staff", 4403), ("permission", 4403), ("is_active", 4000)]
 )
 async def test_losing_a_right_ends_the_stream_without_a_new_frame(revoke, code):
     user = await make(factories.staff)("carol", "view_order")
@@ -113,7 +152,7 @@ async def test_a_rotated_secret_key_without_fallback_ends_the_stream(settings):
     user = await make(factories.staff)("carol", "view_order")
     communicator = await live_socket(user)
     settings.SECRET_KEY = "rotated"
-    assert await closed_with(communicator) == 4401
+    assert await closed_with(communicator) == 4000
 
 
 async def test_a_session_taken_over_by_another_user_ends_the_stream():
@@ -130,7 +169,7 @@ async def test_a_session_taken_over_by_another_user_ends_the_stream():
         store.save()
 
     await log_in_as_someone_else()
-    assert await closed_with(communicator) == 4401
+    assert await closed_with(communicator) == 4000  # the page reconnects as whoever it is now
 
 
 async def test_a_job_the_user_may_no_longer_see_ends_the_stream():
