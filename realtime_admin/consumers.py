@@ -439,15 +439,16 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
                     )
                 )
             visible = await queries[key]
-        forwarded = [(pk, op) for pk, op in changes if pk in visible or pk in subscription.shown]
-        for pk, op in forwarded:
-            if op == bus.DELETED or pk not in visible:
-                # Gone, or out of the user's rules: told once, so that it leaves the page,
-                # and never again.
-                subscription.shown.discard(pk)
-                subscription.told_deleted.add(pk)
-            else:
+        forwarded = []
+        for pk, op in changes:
+            if pk in visible:  # (only live rows are looked up)
                 # The page may show it before it says so: count it as shown.
                 subscription.shown.add(pk)
                 subscription.told_since.add(pk)
+                forwarded.append((pk, op))
+            elif pk in subscription.shown:
+                # Gone, or out of the user's rules: it leaves the page, told once.
+                subscription.shown.discard(pk)
+                subscription.told_deleted.add(pk)
+                forwarded.append((pk, bus.DELETED))
         return forwarded

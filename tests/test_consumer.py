@@ -229,7 +229,7 @@ async def test_a_row_that_leaves_the_users_rules_is_told_to_the_page_showing_it(
     hers.owner = None
     await make(hers.save)()
     frame = await communicator.receive_json_from()
-    assert frame["changes"] == [{"pk": str(hers.pk), "op": "updated"}]
+    assert frame["changes"] == [{"pk": str(hers.pk), "op": "deleted"}]  # gone from her view
     # Told once, so that it leaves her page; then nothing more of it, even if her page's
     # list of shown rows (as in the race where it names it again) or her tab lingers.
     hers.status = "paid"
