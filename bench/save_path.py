@@ -11,16 +11,15 @@ fresh SQLite database, so neither side warms the other's caches.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ROOT / "example_project"
-sys.path[:0] = [str(ROOT), str(PROJECT)]
+sys.path[:0] = [str(ROOT), str(ROOT / "example_project")]
+
+from bench.demo_server import project_env, redis_url  # noqa: E402
 
 SETTINGS = {"with": "demo.settings", "without": "bench.settings_without_app"}
 
@@ -44,15 +43,8 @@ def child(count: int, per_transaction: int) -> None:
     print(time.perf_counter() - started)
 
 
-def measure(variant: str, count: int, per_transaction: int, redis_url: str) -> float:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": SETTINGS[variant],
-        "DEMO_DB": str(Path(tempfile.mkdtemp(prefix="ra-bench-")) / "db.sqlite3"),
-        "DEMO_DEBUG": "0",
-        "REDIS_URL": redis_url,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(PROJECT)]),
-    }
+def measure(variant: str, count: int, per_transaction: int, redis: str) -> float:
+    env = project_env(redis, settings=SETTINGS[variant])
     command = [sys.executable, __file__, "--child", str(per_transaction), "--count", str(count)]
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     return float(output.stdout.strip().splitlines()[-1])
@@ -66,27 +58,16 @@ def main() -> None:
     if args.child:
         return child(args.count, args.child)
 
-    from tests.services import RedisServer
-
-    redis = None
-    if not os.environ.get("REDIS_URL"):
-        redis = RedisServer()
-        if not redis.start():
-            sys.exit("save_path: needs redis-server (or REDIS_URL)")
-    redis_url = os.environ.get("REDIS_URL") or redis.url
-    try:
+    with redis_url("save_path") as redis:
         for per_transaction in (1, 100):
-            without = measure("without", args.count, per_transaction, redis_url)
-            with_app = measure("with", args.count, per_transaction, redis_url)
+            without = measure("without", args.count, per_transaction, redis)
+            with_app = measure("with", args.count, per_transaction, redis)
             print(
                 f"save path, {args.count} saves, {per_transaction} per transaction: "
                 f"{with_app:.2f} s with realtime_admin, {without:.2f} s without: "
                 f"{with_app / without:.2f}x (target <= 1.10x)",
                 flush=True,
             )
-    finally:
-        if redis:
-            redis.stop()
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "example_project"
 sys.path[:0] = [str(ROOT), str(PROJECT)]
 
-from tests.services import RedisServer, _free_port  # noqa: E402
+from bench.demo_server import project_env, redis_url  # noqa: E402
+from tests.services import _free_port  # noqa: E402
 
 WRITER = """
 import os, random, time
@@ -131,20 +132,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
 
-    redis = None
-    if not os.environ.get("REDIS_URL"):
-        redis = RedisServer()
-        if not redis.start():
-            sys.exit("soak: needs redis-server (or REDIS_URL)")
+    with redis_url("soak") as redis:
+        return soak(args, redis)
+
+
+def soak(args, redis: str) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="ra-soak-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "demo.settings",
-        "DEMO_DB": str(workdir / "soak.sqlite3"),
-        "DEMO_DEBUG": "0",
-        "REDIS_URL": os.environ.get("REDIS_URL") or redis.url,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(PROJECT)]),
-    }
+    env = project_env(redis, database=workdir / "soak.sqlite3")
     os.environ.update(env)
     manage = [sys.executable, str(PROJECT / "manage.py")]
     subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, check=True)
@@ -235,8 +229,6 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait()
-        if redis:
-            redis.stop()
 
     wrong = [socket for socket in sockets if socket.view != set(asyncio.run(truth(socket.user)))]
     log.seek(0)

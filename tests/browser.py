@@ -136,6 +136,14 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
         raise AssertionError(f"no subscription confirmed; frames: {page.frames_received}")
 
     @staticmethod
+    def wait_until_idle(page) -> None:
+        """Until the page has fetched everything it was told of."""
+        page.wait_for_function(
+            "() => { const live = window.realtimeAdmin;"
+            " return live && !live.running && !live.changed.size && !live.resyncWanted; }"
+        )
+
+    @staticmethod
     def row_texts(page) -> list[str]:
         return page.eval_on_selector_all(
             "#result_list tbody tr", "rows => rows.map(r => r.innerText.trim())"

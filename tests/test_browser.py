@@ -272,10 +272,7 @@ class LiveChangelistTests(LiveAdminTestCase):
             if any('"resync"' in frame for frame in page.frames_received):
                 break
             page.wait_for_timeout(25)
-        page.wait_for_function(
-            "() => { const live = window.realtimeAdmin;"
-            " return live && !live.running && !live.resyncWanted; }"
-        )
+        self.wait_until_idle(page)
         page.route(re.compile(r".*/__live__/.*"), lambda route: route.abort())
         before = page.inner_html("#result_list")
         self.create("G-2")

@@ -34,13 +34,9 @@ class FaultTestCase(LiveAdminTestCase):
 
     def assert_settled(self, page):
         """Until the page has fetched all it was told of (and a moment more for stragglers)."""
-        idle = (
-            "() => { const live = window.realtimeAdmin;"
-            " return live && !live.running && !live.changed.size && !live.resyncWanted; }"
-        )
-        page.wait_for_function(idle)
+        self.wait_until_idle(page)
         page.wait_for_timeout(1500)  # a tail or a late frame may still come
-        page.wait_for_function(idle)
+        self.wait_until_idle(page)
 
     def assert_equals_a_reload(self, page):
         self.assert_settled(page)
