@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket as socket_module
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "example_project"
 sys.path[:0] = [str(ROOT), str(PROJECT)]
 
-from bench.demo_server import project_env, redis_url  # noqa: E402
-from tests.services import _free_port  # noqa: E402
+from bench.demo_server import daphne, prepare, project_env, redis_url, session_cookies  # noqa: E402
 
 WRITER = """
 import os, random, time
@@ -141,23 +139,14 @@ def soak(args, redis: str) -> int:
     env = project_env(redis, database=workdir / "soak.sqlite3")
     os.environ.update(env)
     manage = [sys.executable, str(PROJECT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, check=True)
-    subprocess.run([*manage, "seed_demo"], env=env, check=True, stdout=subprocess.DEVNULL)
+    prepare(env)
+    cookies = session_cookies(env, "demo", "alice")
 
-    import django
-
-    django.setup()
     from asgiref.sync import sync_to_async
     from django.contrib.auth import get_user_model
-    from django.test import Client
     from shop.models import Order
 
-    users = {name: get_user_model().objects.get(username=name) for name in ("demo", "alice")}
-    cookies = {}
-    for name, user in users.items():
-        client = Client()
-        client.force_login(user)
-        cookies[name] = client.cookies["sessionid"].value
+    users = {name: get_user_model().objects.get(username=name) for name in cookies}
 
     @sync_to_async
     def truth(name: str) -> list[str]:
@@ -166,25 +155,11 @@ def soak(args, redis: str) -> int:
             orders = orders.filter(owner=users["alice"])
         return [str(pk) for pk in orders.values_list("pk", flat=True)]
 
-    port = _free_port()
     log = (workdir / "server.log").open("w+")  # noqa: SIM115 (read back at the end)
     print(f"server log: {workdir / 'server.log'}")
-    daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "demo.asgi:application"]
-    server = subprocess.Popen(
-        [sys.executable, *daphne],
-        env=env,
-        cwd=PROJECT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     writer = None
-    try:
-        for _ in range(100):
-            try:
-                with socket_module.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
+    with daphne(env, log) as server:
+        port = server.port
         names = ["alice" if n % 4 == 0 else "demo" for n in range(args.sockets)]
         sockets = [Socket(n, name, cookies[name], port) for n, name in enumerate(names)]
         memory: list[tuple[float, int]] = []
@@ -226,9 +201,6 @@ def soak(args, redis: str) -> int:
             await asyncio.gather(*tasks)
 
         asyncio.run(soak())
-    finally:
-        server.terminate()
-        server.wait()
 
     wrong = [socket for socket in sockets if socket.view != set(asyncio.run(truth(socket.user)))]
     log.seek(0)

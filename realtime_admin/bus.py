@@ -9,6 +9,10 @@ refuses UUIDs, dates and lazy strings), and never row data: browsers fetch rows 
 ``seq`` jump knows it missed something (see hub.py). About a second after its last message
 to a group, a process also sends a ``tail`` repeating that ``seq``, so that a lost *last*
 message is noticed as well.
+
+Sending happens off the save path, on the publisher thread (publisher.py), which merges what
+committed meanwhile: one message per model group per batch. The in-memory layer is the
+exception: its queues belong to the server's event loop, so it is sent to there.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from . import conf
+from .publisher import Publisher
 
 logger = logging.getLogger("realtime_admin")
 
@@ -41,6 +46,7 @@ TAIL_EVENT_TYPE = "realtime_admin.tail"
 PROBE_EVENT_TYPE = "realtime_admin.probe"
 MARKER_EVENT_TYPE = "realtime_admin.marker"
 TAIL_DELAY = 1.0  # seconds after a group's last message before its tail goes out
+PUBLISH_INTERVAL = 0.02  # seconds between two batches from one process (publisher.py)
 
 ORIGIN = uuid.uuid4().hex[:12]
 _counters: dict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
@@ -65,6 +71,7 @@ def _new_origin() -> None:
     _last_sent.clear()
     _tails.clear()
     _tail_timer = None
+    _publisher.reset()
 
 
 os.register_at_fork(after_in_child=_new_origin)
@@ -119,29 +126,16 @@ def send_tails() -> None:
     """Send the tails that are due (from the timer thread)."""
     tails = _due_tails()
     if tails:
-        _deliver(_send_events, tails)
-
-
-@atexit.register
-def _send_tails_at_exit() -> None:
-    """A shell or cron process may exit within a second of its last write: send its tails
-    now, on a loop of their own (asgiref's executors are already shut down)."""
-    tails = _due_tails()
-    layer = get_channel_layer() if tails else None
-    if layer is not None and not isinstance(layer, InMemoryChannelLayer):
-        try:
-            asyncio.run(_send_events(layer, tails))
-        except Exception:
-            logger.debug("realtime_admin: could not send tails at exit", exc_info=True)
+        _deliver("tails", tails)
 
 
 def publish(changes: Mapping[tuple[str, str], str]) -> None:
     """Send one message per model group; never raises (the write already committed)."""
-    by_model: dict[str, list[list[str]]] = defaultdict(list)
+    by_model: dict[str, dict[str, str]] = defaultdict(dict)
     for (label, pk), op in changes.items():
-        by_model[label].append([pk, op])
+        by_model[label][pk] = op
     if by_model:
-        _deliver(_send_all, by_model)
+        _deliver("changes", by_model)
 
 
 def job_group(job_id: int) -> str:
@@ -150,34 +144,94 @@ def job_group(job_id: int) -> str:
 
 def publish_job(job_id: int, state: dict) -> None:
     """Send a background job's state to the pages watching it."""
-    _deliver(_send_job, job_id, state)
+    _deliver("job", (job_id, state))
 
 
-def _deliver(send, *args) -> None:
-    """Run ``send(layer, *args)`` on the right event loop, from sync or async code."""
+def _deliver(kind: str, payload) -> None:
+    """Hand a message to the publisher thread, or, for the in-memory layer, send it on the
+    loop that owns the layer's queues."""
     layer = get_channel_layer()
     if layer is None:
         logger.warning("realtime_admin: no CHANNEL_LAYERS configured; nothing published.")
         return
+    if not isinstance(layer, InMemoryChannelLayer):
+        _publisher.submit((layer, kind, payload))
+        return
+    batch = [(layer, kind, payload)]
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     if running is not None:  # called from async code: send without blocking its loop
-        task = running.create_task(send(layer, *args))
+        task = running.create_task(_send_batch(batch))
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
         return
     loop = _server_loop
-    if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
+    if loop is not None and loop.is_running():
         try:
-            asyncio.run_coroutine_threadsafe(send(layer, *args), loop).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(_send_batch(batch), loop).result(timeout=10)
         except TimeoutError:
             logger.error("realtime_admin: the server loop did not take a message within 10 s")
     else:
-        if isinstance(layer, InMemoryChannelLayer) and not _serves_asgi():
+        if not _serves_asgi():
             _warn_in_memory_once()
-        async_to_sync(send)(layer, *args)
+        async_to_sync(_send_batch)(batch)
+
+
+async def _send_batch(items: list[tuple]) -> None:
+    """Send what was submitted since the last batch: the changes of all its transactions
+    merged into one message per model group (a row's last op wins, as in a socket's outbox),
+    job states and tails as they came."""
+    for layer in dict.fromkeys(layer for layer, _, _ in items):
+        merged: dict[str, dict[str, str]] = defaultdict(dict)
+        events = []
+        for _, kind, payload in (item for item in items if item[0] is layer):
+            if kind == "changes":
+                for label, rows in payload.items():
+                    merged[label].update(rows)
+            elif kind == "job":
+                job_id, state = payload
+                events.append(numbered(job_group(job_id), {"type": JOB_EVENT_TYPE, "job": state}))
+            else:
+                events.extend(payload)
+        events[:0] = (
+            numbered(
+                group_name(label),
+                {
+                    "type": EVENT_TYPE,
+                    "model": label,
+                    "changes": [[pk, op] for pk, op in rows.items()],
+                },
+            )
+            for label, rows in merged.items()
+        )
+        await _send_events(layer, events)
+
+
+_publisher = Publisher(_send_batch, interval=PUBLISH_INTERVAL)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until this process's messages so far went out (or failed); False on timeout."""
+    return _publisher.flush(timeout)
+
+
+def _flush_at_exit() -> None:
+    """A shell or cron process may exit right after its last write: send what is queued,
+    then its tails, before the interpreter stops the publisher thread."""
+    if not flush() or not (tails := _due_tails()):
+        return
+    layer = get_channel_layer()
+    if layer is not None and not isinstance(layer, InMemoryChannelLayer):
+        _publisher.submit((layer, "tails", tails))
+        flush()
+
+
+# threading's pre-shutdown hook runs before concurrent.futures shuts the executor down that
+# asyncio resolves host names in (a plain atexit handler runs after); it is what
+# concurrent.futures itself uses.
+getattr(threading, "_register_atexit", atexit.register)(_flush_at_exit)
 
 
 def _serves_asgi() -> bool:
@@ -195,18 +249,6 @@ def _warn_in_memory_once() -> None:
             "that does not serve the ASGI application (a worker, cron job or shell?): open "
             "admin tabs will not see them. Use channels_redis when several processes write."
         )
-
-
-async def _send_all(layer, by_model: dict[str, list[list[str]]]) -> None:
-    events = [
-        numbered(group_name(label), {"type": EVENT_TYPE, "model": label, "changes": rows})
-        for label, rows in by_model.items()
-    ]
-    await _send_events(layer, events)
-
-
-async def _send_job(layer, job_id: int, state: dict) -> None:
-    await _send_events(layer, [numbered(job_group(job_id), {"type": JOB_EVENT_TYPE, "job": state})])
 
 
 async def _send_events(layer, events: list[dict]) -> None:

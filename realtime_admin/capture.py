@@ -35,25 +35,34 @@ def _merge(old: str | None, new: str) -> str | None:
 
 
 class Buffer:
-    """The changes of one transaction, de-duplicated by (model, pk)."""
+    """The changes of one transaction, de-duplicated by (model, pk).
+
+    A row is kept under the labels of the changelists that show it (``live_labels()``), so a
+    save costs one dict operation however many proxies share the table."""
 
     def __init__(self) -> None:
-        self.changes: dict[tuple[str, str], str] = {}
+        self.changes: dict[tuple[tuple[str, ...], str], str] = {}
         # Set once run: a TestCase's captureOnCommitCallbacks(execute=True) runs callbacks
         # without replacing run_on_commit, and later changes need a buffer of their own.
         self.published = False
 
-    def add(self, label: str, pk: str, op: str) -> None:
-        key = (label, pk)
-        merged = _merge(self.changes.get(key), op)
-        if merged is None:
-            del self.changes[key]
-        else:
-            self.changes[key] = merged
+    def add(self, labels: tuple[str, ...], pks: Iterable[Any], op: str) -> None:
+        changes = self.changes
+        for pk in pks:
+            key = (labels, str(pk))
+            old = changes.get(key)
+            if old is None:
+                changes[key] = op
+            elif (merged := _merge(old, op)) is None:
+                del changes[key]
+            else:
+                changes[key] = merged
 
     def publish(self) -> None:
         self.published = True
-        bus.publish(self.changes)
+        bus.publish(
+            {(label, pk): op for (labels, pk), op in self.changes.items() for label in labels}
+        )
 
 
 def _buffer_for(connection) -> Buffer:
@@ -117,25 +126,21 @@ def record(
     labels = live_labels(model)
     if not labels:
         return
-    pks = [str(pk) for pk in pks]
     connection = connections[using]
     if connection.in_atomic_block:
-        buffer = _buffer_for(connection)
-        for label in labels:
-            for pk in pks:
-                buffer.add(label, pk, op)
+        _buffer_for(connection).add(labels, pks, op)
     elif explicit or connection.get_autocommit():
-        bus.publish({(label, pk): op for label in labels for pk in pks})
+        bus.publish({(label, str(pk)): op for pk in pks for label in labels})
 
 
 def on_post_save(sender, instance, created, raw, using, **kwargs) -> None:
     if raw:  # fixture loads
         return
-    record(sender, [instance.pk], bus.CREATED if created else bus.UPDATED, using)
+    record(sender, (instance.pk,), bus.CREATED if created else bus.UPDATED, using)
 
 
 def on_post_delete(sender, instance, using, origin=None, **kwargs) -> None:
-    record(sender, [instance.pk], bus.DELETED, using)
+    record(sender, (instance.pk,), bus.DELETED, using)
 
 
 def _related_pks(through: type[models.Model], instance, reverse: bool) -> list[Any]:

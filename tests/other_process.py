@@ -76,6 +76,7 @@ def churn(count: int, customer_id: int, per_transaction: int = 1) -> dict:
 
 
 def burst(count: int, customer_id: int) -> dict:
+    from channels.layers import get_channel_layer
     from shop.models import Order
 
     from realtime_admin import bus
@@ -85,10 +86,22 @@ def burst(count: int, customer_id: int) -> dict:
     )
 
     async def announce():
-        for order in orders:  # from async code publish() sends without waiting
-            bus.publish({("shop.order", str(order.pk)): bus.CREATED})
-        while bus._tasks:
-            await asyncio.sleep(0.01)
+        # One message per row, all at once (not merged as publish() would): to overflow a
+        # small channel capacity.
+        layer = get_channel_layer()
+        group = bus.group_name("shop.order")
+        events = [
+            bus.numbered(
+                group,
+                {
+                    "type": bus.EVENT_TYPE,
+                    "model": "shop.order",
+                    "changes": [[str(order.pk), bus.CREATED]],
+                },
+            )
+            for order in orders
+        ]
+        await asyncio.gather(*(bus._send_events(layer, [event]) for event in events))
 
     asyncio.run(announce())
     return {"pks": [order.pk for order in orders], "committed_at": time.time() * 1000}
