@@ -1,0 +1,166 @@
+"""The publisher thread (publisher.py): off the save path, what piles up while it sends goes
+out together, batches are spaced, and nothing is lost when the process exits or forks."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from channels.layers import get_channel_layer
+
+from realtime_admin import bus
+from realtime_admin.publisher import Publisher
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Recorder:
+    """A ``send`` that records its batches; the first one takes ``first_takes`` seconds."""
+
+    def __init__(self, first_takes: float = 0.0, fail_first: bool = False):
+        self.batches: list[tuple[float, list]] = []
+        self.first_takes, self.fail_first = first_takes, fail_first
+        self.sending = threading.Event()
+
+    async def __call__(self, items: list) -> None:
+        self.batches.append((time.monotonic(), items))
+        self.sending.set()
+        if len(self.batches) == 1:
+            await asyncio.sleep(self.first_takes)
+            if self.fail_first:
+                raise ConnectionError("Redis went away")
+
+
+def test_what_is_submitted_while_a_batch_is_sent_goes_out_in_the_next_one():
+    send = Recorder(first_takes=0.2)
+    publisher = Publisher(send, interval=0)
+    publisher.submit(1)
+    assert send.sending.wait(5)
+    for item in (2, 3, 4):
+        publisher.submit(item)
+    assert publisher.flush(5)
+    assert [items for _, items in send.batches] == [[1], [2, 3, 4]]
+
+
+def test_batches_are_spaced_by_the_interval_but_the_first_after_a_quiet_spell_goes_at_once():
+    send = Recorder()
+    publisher = Publisher(send, interval=0.3)
+    publisher.submit(1)
+    assert send.sending.wait(5)
+    publisher.submit(2)
+    assert publisher.flush(5)
+    (first, _), (second, _) = send.batches
+    assert second - first >= 0.29
+
+    quiet = time.monotonic()
+    publisher.submit(3)
+    assert publisher.flush(5)
+    assert send.batches[-1][0] - quiet < 0.2
+    assert [items for _, items in send.batches] == [[1], [2], [3]]
+
+
+def test_a_failed_batch_is_logged_and_the_thread_keeps_serving(caplog):
+    send = Recorder(fail_first=True)
+    publisher = Publisher(send, interval=0)
+    publisher.submit(1)
+    assert publisher.flush(5)
+    publisher.submit(2)
+    assert publisher.flush(5)
+    assert [items for _, items in send.batches] == [[1], [2]]
+    assert "could not publish 1 messages" in caplog.text
+
+
+def test_flush_times_out_while_a_batch_is_stuck():
+    send = Recorder(first_takes=1.0)
+    publisher = Publisher(send, interval=0)
+    publisher.submit(1)
+    assert not publisher.flush(0.1)
+    assert publisher.flush(5)
+
+
+async def test_a_batch_merges_its_transactions_into_one_message_per_model_last_op_winning():
+    layer = get_channel_layer()  # in-memory: sent on this loop
+    channel = await layer.new_channel()
+    await layer.group_add(bus.group_name("shop.order"), channel)
+    await bus._send_batch(
+        [
+            (layer, "changes", {"shop.order": {"1": bus.CREATED, "2": bus.UPDATED}}),
+            (layer, "changes", {"shop.order": {"1": bus.DELETED, "3": bus.CREATED}}),
+        ]
+    )
+    message = await asyncio.wait_for(layer.receive(channel), 1)
+    assert message["changes"] == [["1", bus.DELETED], ["2", bus.UPDATED], ["3", bus.CREATED]]
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(layer.receive(channel), 0.2)
+
+
+def redis_listener(groups: list[str]):
+    """A channels_redis layer of our own with a channel in ``groups``, read synchronously."""
+    from asgiref.sync import async_to_sync
+    from channels_redis.core import RedisChannelLayer
+    from django.conf import settings
+
+    layer = RedisChannelLayer(**settings.REDIS_LAYERS["default"]["CONFIG"])
+    channel = async_to_sync(layer.new_channel)()
+    for group in groups:
+        async_to_sync(layer.group_add)(group, channel)
+
+    def receive(seconds: float) -> list[dict]:
+        async def gather():
+            messages = []
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    messages.append(await asyncio.wait_for(layer.receive(channel), left))
+                except TimeoutError:
+                    break
+            return messages
+
+        return async_to_sync(gather)()
+
+    return receive
+
+
+@pytest.mark.redis
+def test_a_process_that_exits_right_after_publishing_still_sends_it_and_its_tail(redis_url):
+    receive = redis_listener([bus.group_name("shop.order")])
+    script = (
+        "import django; django.setup()\n"
+        "from realtime_admin import bus\n"
+        "bus.publish({('shop.order', '41'): 'created'})\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "RA_TEST_LAYER": "redis",
+        "RA_TEST_REDIS_URL": redis_url,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example_project")]),
+    }
+    subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, check=True, timeout=60)
+    messages = receive(2)
+    assert [message["type"] for message in messages] == [bus.EVENT_TYPE, bus.TAIL_EVENT_TYPE]
+    assert messages[0]["changes"] == [["41", "created"]]
+    assert messages[1]["seq"] == messages[0]["seq"]
+
+
+@pytest.mark.redis
+def test_a_forked_child_publishes_through_a_thread_of_its_own_under_its_own_origin(
+    redis_layer, redis_url
+):
+    receive = redis_listener([bus.group_name("shop.order")])
+    bus.publish({("shop.order", "1"): bus.CREATED})  # the parent's thread is running
+    assert bus.flush()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        bus.publish({("shop.order", "2"): bus.CREATED})
+        os._exit(0 if bus.flush() else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    changes = [m for m in receive(1.5) if m["type"] == bus.EVENT_TYPE]
+    assert [m["changes"] for m in changes] == [[["1", "created"]], [["2", "created"]]]
+    assert changes[0]["origin"] == bus.ORIGIN != changes[1]["origin"]
+    assert changes[1]["seq"] == 1
