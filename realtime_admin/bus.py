@@ -46,7 +46,7 @@ TAIL_EVENT_TYPE = "realtime_admin.tail"
 PROBE_EVENT_TYPE = "realtime_admin.probe"
 MARKER_EVENT_TYPE = "realtime_admin.marker"
 TAIL_DELAY = 1.0  # seconds after a group's last message before its tail goes out
-PUBLISH_INTERVAL = 0.02  # seconds between two batches from one process (publisher.py)
+PUBLISH_INTERVAL = 0.05  # seconds between two batches from one process (publisher.py)
 
 ORIGIN = uuid.uuid4().hex[:12]
 _counters: dict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
@@ -198,11 +198,7 @@ async def _send_batch(items: list[tuple]) -> None:
         events[:0] = (
             numbered(
                 group_name(label),
-                {
-                    "type": EVENT_TYPE,
-                    "model": label,
-                    "changes": [[pk, op] for pk, op in rows.items()],
-                },
+                {"type": EVENT_TYPE, "model": label, "changes": [[*row] for row in rows.items()]},
             )
             for label, rows in merged.items()
         )

@@ -37,36 +37,51 @@ def _merge(old: str | None, new: str) -> str | None:
 class Buffer:
     """The changes of one transaction, de-duplicated by (model, pk).
 
-    A row is kept under the labels of the changelists that show it (``live_labels()``), so a
-    save costs one dict operation however many proxies share the table."""
+    Rows are kept by the labels of the changelists that show them (``live_labels()``, looked
+    up once per model and transaction), so a save costs a few dict operations however many
+    proxies share the table."""
 
     def __init__(self) -> None:
-        self.changes: dict[tuple[tuple[str, ...], str], str] = {}
+        self.changes: dict[tuple[str, ...], dict[str, str]] = {}
+        self.labels: dict[type[models.Model], tuple[str, ...]] = {}
         # Set once run: a TestCase's captureOnCommitCallbacks(execute=True) runs callbacks
         # without replacing run_on_commit, and later changes need a buffer of their own.
         self.published = False
 
-    def add(self, labels: tuple[str, ...], pks: Iterable[Any], op: str) -> None:
-        changes = self.changes
+    def add(self, model: type[models.Model], pks: Iterable[Any], op: str) -> None:
+        labels = self.labels.get(model)
+        if labels is None:
+            labels = self.labels[model] = live_labels(model)
+        if not labels:
+            return
+        rows = self.changes.get(labels)
+        if rows is None:
+            rows = self.changes[labels] = {}
         for pk in pks:
-            key = (labels, str(pk))
-            old = changes.get(key)
+            pk = str(pk)
+            old = rows.get(pk)
             if old is None:
-                changes[key] = op
+                rows[pk] = op
             elif (merged := _merge(old, op)) is None:
-                del changes[key]
+                del rows[pk]
             else:
-                changes[key] = merged
+                rows[pk] = merged
 
     def publish(self) -> None:
         self.published = True
         bus.publish(
-            {(label, pk): op for (labels, pk), op in self.changes.items() for label in labels}
+            {
+                (label, pk): op
+                for labels, rows in self.changes.items()
+                for label in labels
+                for pk, op in rows.items()
+            }
         )
 
 
-def _buffer_for(connection) -> Buffer:
-    """This transaction's buffer, registering it with on_commit the first time.
+def _buffer_for(connection, create: bool = True) -> Buffer | None:
+    """This transaction's buffer, registering it with on_commit the first time (or None, if
+    it has none and ``create`` is false).
 
     Django replaces ``connection.run_on_commit`` with a new list on commit, rollback and
     savepoint rollback, so the cached buffer is valid while that list is the same object;
@@ -84,6 +99,8 @@ def _buffer_for(connection) -> Buffer:
         None,
     )
     if buffer is None:
+        if not create:
+            return None
         buffer = Buffer()
         transaction.on_commit(buffer.publish, using=connection.alias, robust=True)
     connection._realtime_admin_buffer = (connection.run_on_commit, buffer)
@@ -123,13 +140,15 @@ def record(
     """
     if op not in bus.OPS:
         raise ValueError(f"op must be one of {bus.OPS}, not {op!r}")
-    labels = live_labels(model)
-    if not labels:
-        return
     connection = connections[using]
     if connection.in_atomic_block:
-        _buffer_for(connection).add(labels, pks, op)
+        buffer = _buffer_for(connection, create=False)
+        if buffer is not None:
+            buffer.add(model, pks, op)
+        elif live_labels(model):  # no buffer (and no on_commit) for writes nobody shows
+            _buffer_for(connection).add(model, pks, op)
     elif explicit or connection.get_autocommit():
+        labels = live_labels(model)
         bus.publish({(label, str(pk)): op for pk in pks for label in labels})
 
 
