@@ -73,17 +73,19 @@ def session_cookies(env: dict, *usernames: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def daphne(env: dict, log: IO | int = subprocess.DEVNULL) -> Iterator[subprocess.Popen]:
-    """A daphne process serving the example project on a free loopback port (``.port``),
-    stopped on leaving."""
+def daphne(
+    env: dict, log: IO | int = subprocess.DEVNULL, app: str = "demo.asgi:application"
+) -> Iterator[subprocess.Popen]:
+    """A daphne process serving ``app`` (the example project, or an application importable
+    from the repository's root) on a free loopback port (``.port``), stopped on leaving."""
     from tests.services import _free_port
 
     port = _free_port()
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
     server = subprocess.Popen(
-        [*command, "demo.asgi:application"],
+        [*command, app],
         env=env,
-        cwd=PROJECT,
+        cwd=PROJECT if app.startswith("demo.") else ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -96,7 +98,7 @@ def daphne(env: dict, log: IO | int = subprocess.DEVNULL) -> Iterator[subprocess
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("daphne did not start") from None
+                    raise RuntimeError(f"daphne did not start ({app})") from None
                 time.sleep(0.1)
         yield server
     finally:

@@ -122,6 +122,11 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         code = self.refusal(self.user)
         if code:
             return await self.close(code=code)
+        # Whose view this is, for sharing row-rule queries. Read once: the session is a lazy
+        # object (costly per event with many sockets), and its key or user changing ends the
+        # socket at the next re-check.
+        session = self.scope.get("session")
+        self.viewer = (getattr(session, "session_key", None), self.user.pk)
         self.rechecking = asyncio.create_task(self.recheck_periodically())
 
     @staticmethod
@@ -428,10 +433,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         live = [pk for pk, op in changes if op != bus.DELETED]
         visible = set()
         if live:
-            session = self.scope.get("session")
-            viewer = (getattr(session, "session_key", None), self.user.pk)
             queries = event.setdefault("_visible", {})  # local to this process, never sent
-            key = (*viewer, id(subscription.model_admin))
+            key = (*self.viewer, id(subscription.model_admin))
             if key not in queries:
                 queries[key] = asyncio.ensure_future(
                     database_sync_to_async(visible_pks)(

@@ -143,7 +143,12 @@ class Hub:
                 await self.lost(group)
             return
         self.last_event_at[group] = time.time()
-        await asyncio.gather(*(self.deliver(member, event, missed) for member in members))
+        # One after another, not a task each: members of one viewer share one row-rule query
+        # (the first awaits it, the rest find it done), the queries of different viewers run
+        # one at a time in the database thread anyway, and a task per socket was a good part
+        # of the cost of fanning out to a thousand sockets.
+        for member in members:
+            await self.deliver(member, event, missed)
 
     def missed(self, group: str, event: dict) -> bool:
         """Whether messages from this event's publisher were lost before it."""
