@@ -46,7 +46,7 @@ TAIL_EVENT_TYPE = "realtime_admin.tail"
 PROBE_EVENT_TYPE = "realtime_admin.probe"
 MARKER_EVENT_TYPE = "realtime_admin.marker"
 TAIL_DELAY = 1.0  # seconds after a group's last message before its tail goes out
-PUBLISH_INTERVAL = 0.05  # seconds between two batches from one process (publisher.py)
+PUBLISH_INTERVAL = 0.1  # seconds between two batches from one process (publisher.py)
 
 ORIGIN = uuid.uuid4().hex[:12]
 _counters: dict[str, itertools.count] = defaultdict(lambda: itertools.count(1))

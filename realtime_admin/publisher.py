@@ -37,6 +37,7 @@ class Publisher:
         self._idle = threading.Event()
         self._idle.set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._next_batch = 0.0  # the loop's time before which no batch may go out
 
     def submit(self, item: Any) -> None:
         """Queue ``item``; never blocks on the network."""
@@ -63,17 +64,18 @@ class Publisher:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        next_batch = loop.time()
+        await asyncio.sleep(self._next_batch - loop.time())  # at once after a quiet spell
         while True:
-            await asyncio.sleep(next_batch - loop.time())
             with self._lock:
                 items, self._pending = self._pending, []
-                if not items:
-                    self._active = False
-                    self._idle.set()
-                    return
-            next_batch = loop.time() + self.interval
+            self._next_batch = loop.time() + self.interval
             try:
                 await self.send(items)
             except Exception:  # keep the thread serving
                 logger.exception("realtime_admin: could not publish %d messages", len(items))
+            with self._lock:
+                if not self._pending:
+                    self._active = False
+                    self._idle.set()
+                    return
+            await asyncio.sleep(self._next_batch - loop.time())

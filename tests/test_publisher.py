@@ -56,11 +56,25 @@ def test_batches_are_spaced_by_the_interval_but_the_first_after_a_quiet_spell_go
     (first, _), (second, _) = send.batches
     assert second - first >= 0.29
 
-    quiet = time.monotonic()
-    publisher.submit(3)
+    publisher.submit(3)  # within the interval of the last batch: waits for it
     assert publisher.flush(5)
-    assert send.batches[-1][0] - quiet < 0.2
-    assert [items for _, items in send.batches] == [[1], [2], [3]]
+    assert send.batches[-1][0] - second >= 0.29
+
+    time.sleep(0.35)
+    quiet = time.monotonic()
+    publisher.submit(4)
+    assert publisher.flush(5)
+    assert send.batches[-1][0] - quiet < 0.1
+    assert [items for _, items in send.batches] == [[1], [2], [3], [4]]
+
+
+def test_flush_returns_once_sent_without_waiting_out_the_interval():
+    send = Recorder()
+    publisher = Publisher(send, interval=5)
+    started = time.monotonic()
+    publisher.submit(1)
+    assert publisher.flush(2)
+    assert time.monotonic() - started < 1
 
 
 def test_a_failed_batch_is_logged_and_the_thread_keeps_serving(caplog):
