@@ -162,6 +162,8 @@ def test_a_process_that_exits_right_after_publishing_still_sends_it_and_its_tail
 
 
 @pytest.mark.redis
+# Forking a process with threads is the very case (a preforking server after Django started).
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_publishes_through_a_thread_of_its_own_under_its_own_origin(
     redis_layer, redis_url
 ):
