@@ -34,7 +34,8 @@ BENCHMARKS = {
 
 
 def is_figure(line: str) -> bool:
-    return "target" in line or "baseline" in line or line.startswith(("soak:", "views exact"))
+    words = ("target", "baseline", "floor", "bound")
+    return any(word in line for word in words) or line.startswith(("soak:", "views exact"))
 
 
 def main() -> int:

@@ -79,9 +79,8 @@ class Buffer:
         )
 
 
-def _buffer_for(connection, create: bool = True) -> Buffer | None:
-    """This transaction's buffer, registering it with on_commit the first time (or None, if
-    it has none and ``create`` is false).
+def _current_buffer(connection) -> Buffer | None:
+    """This transaction's buffer, if it has one.
 
     Django replaces ``connection.run_on_commit`` with a new list on commit, rollback and
     savepoint rollback, so the cached buffer is valid while that list is the same object;
@@ -98,11 +97,15 @@ def _buffer_for(connection, create: bool = True) -> Buffer | None:
         ),
         None,
     )
-    if buffer is None:
-        if not create:
-            return None
-        buffer = Buffer()
-        transaction.on_commit(buffer.publish, using=connection.alias, robust=True)
+    if buffer is not None:
+        connection._realtime_admin_buffer = (connection.run_on_commit, buffer)
+    return buffer
+
+
+def _new_buffer(connection) -> Buffer:
+    """A buffer for this transaction, published when it commits."""
+    buffer = Buffer()
+    transaction.on_commit(buffer.publish, using=connection.alias, robust=True)
     connection._realtime_admin_buffer = (connection.run_on_commit, buffer)
     return buffer
 
@@ -142,11 +145,14 @@ def record(
         raise ValueError(f"op must be one of {bus.OPS}, not {op!r}")
     connection = connections[using]
     if connection.in_atomic_block:
-        buffer = _buffer_for(connection, create=False)
-        if buffer is not None:
-            buffer.add(model, pks, op)
-        elif live_labels(model):  # no buffer (and no on_commit) for writes nobody shows
-            _buffer_for(connection).add(model, pks, op)
+        buffer = _current_buffer(connection)
+        if buffer is None:
+            labels = live_labels(model)
+            if not labels:
+                return  # no buffer (and no on_commit) for writes nobody shows
+            buffer = _new_buffer(connection)
+            buffer.labels[model] = labels
+        buffer.add(model, pks, op)
     elif explicit or connection.get_autocommit():
         labels = live_labels(model)
         bus.publish({(label, str(pk)): op for pk in pks for label in labels})

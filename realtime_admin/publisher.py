@@ -43,7 +43,8 @@ class Publisher:
         """Queue ``item``; never blocks on the network."""
         with self._lock:
             self._pending.append(item)
-            self._idle.clear()
+            if self._idle.is_set():
+                self._idle.clear()
             if self._active:
                 return  # the running drain takes it
             self._active = True

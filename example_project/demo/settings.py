@@ -71,8 +71,13 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DEMO_DB", BASE_DIR / "db.sqlite3"),
         # Several processes write (server, workers, shell): take the write lock up front and
-        # wait for it, rather than fail with "database is locked" on a read-to-write upgrade.
-        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        # wait for it, rather than fail with "database is locked" on a read-to-write upgrade;
+        # and keep a write-ahead log, so that the pages' reads do not hold writers up.
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;",
+        },
     }
 }
 
