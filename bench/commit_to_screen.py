@@ -20,7 +20,7 @@ as the writer does after its commit.
 Samples alternate between the two sides, ``--spacing`` seconds apart, so both see the same
 machine load; each side's samples are then more than 0.25 s apart, so none merges with the
 previous one (the server sends at most one changes frame per socket per 100 ms, a publishing
-process batches every 100 ms, and a page refreshes at most every 250 ms). A few warm-up
+process batches every 250 ms, and a page refreshes at most every 250 ms). A few warm-up
 samples on each side are not counted. Both clocks are this machine's.
 
 Targets: p50 < 50 ms, p99 < 150 ms, and a p50 at most 2x the floor's. Exits 0 when it ran,

@@ -46,7 +46,7 @@ TAIL_EVENT_TYPE = "realtime_admin.tail"
 PROBE_EVENT_TYPE = "realtime_admin.probe"
 MARKER_EVENT_TYPE = "realtime_admin.marker"
 TAIL_DELAY = 1.0  # seconds after a group's last message before its tail goes out
-PUBLISH_INTERVAL = 0.1  # seconds between two batches from one process (publisher.py)
+PUBLISH_INTERVAL = 0.25  # seconds between two batches from one process (publisher.py)
 
 ORIGIN = uuid.uuid4().hex[:12]
 _counters: dict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
@@ -129,13 +129,11 @@ def send_tails() -> None:
         _deliver("tails", tails)
 
 
-def publish(changes: Mapping[tuple[str, str], str]) -> None:
-    """Send one message per model group; never raises (the write already committed)."""
-    by_model: dict[str, dict[str, str]] = defaultdict(dict)
-    for (label, pk), op in changes.items():
-        by_model[label][pk] = op
-    if by_model:
-        _deliver("changes", by_model)
+def publish(changes: Mapping[str, Mapping[str, str]]) -> None:
+    """Send ``{model label: {pk: op}}``, one message per model group; never raises (the
+    writes already committed). The mappings are not copied: do not change them after."""
+    if changes:
+        _deliver("changes", changes)
 
 
 def job_group(job_id: int) -> str:
@@ -184,25 +182,30 @@ async def _send_batch(items: list[tuple]) -> None:
     merged into one message per model group (a row's last op wins, as in a socket's outbox),
     job states and tails as they came."""
     for layer in dict.fromkeys(layer for layer, _, _ in items):
-        merged: dict[str, dict[str, str]] = defaultdict(dict)
+        parts: dict[str, list[Mapping[str, str]]] = defaultdict(list)
         events = []
         for _, kind, payload in (item for item in items if item[0] is layer):
             if kind == "changes":
                 for label, rows in payload.items():
-                    merged[label].update(rows)
+                    parts[label].append(rows)
             elif kind == "job":
                 job_id, state = payload
                 events.append(numbered(job_group(job_id), {"type": JOB_EVENT_TYPE, "job": state}))
             else:
                 events.extend(payload)
-        events[:0] = (
-            numbered(
-                group_name(label),
-                {"type": EVENT_TYPE, "model": label, "changes": [[*row] for row in rows.items()]},
-            )
-            for label, rows in merged.items()
-        )
-        await _send_events(layer, events)
+        listed: dict[int, list] = {}  # a model's proxies share their rows: list them once
+        changes = []
+        for label, rows_of in parts.items():
+            rows = rows_of[0]
+            if len(rows_of) > 1:  # several transactions: a row's last op wins
+                rows = {}
+                for part in rows_of:
+                    rows.update(part)
+            if id(rows) not in listed:
+                listed[id(rows)] = [[pk, op] for pk, op in rows.items()]
+            event = {"type": EVENT_TYPE, "model": label, "changes": listed[id(rows)]}
+            changes.append(numbered(group_name(label), event))
+        await _send_events(layer, changes + events)
 
 
 _publisher = Publisher(_send_batch, interval=PUBLISH_INTERVAL)
@@ -216,8 +219,8 @@ def flush(timeout: float = 5.0) -> bool:
 def _flush_at_exit() -> None:
     """A shell or cron process may exit right after its last write: send what is queued,
     then its tails, before the interpreter stops the publisher thread."""
-    if not flush() or not (tails := _due_tails()):
-        return
+    if not _publisher.started or not flush() or not (tails := _due_tails()):
+        return  # (no thread can start now: tails are due only after it sent something)
     layer = get_channel_layer()
     if layer is not None and not isinstance(layer, InMemoryChannelLayer):
         _publisher.submit((layer, "tails", tails))

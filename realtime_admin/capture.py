@@ -69,14 +69,7 @@ class Buffer:
 
     def publish(self) -> None:
         self.published = True
-        bus.publish(
-            {
-                (label, pk): op
-                for labels, rows in self.changes.items()
-                for label in labels
-                for pk, op in rows.items()
-            }
-        )
+        bus.publish({label: rows for labels, rows in self.changes.items() for label in labels})
 
 
 def _current_buffer(connection) -> Buffer | None:
@@ -154,8 +147,8 @@ def record(
             buffer.labels[model] = labels
         buffer.add(model, pks, op)
     elif explicit or connection.get_autocommit():
-        labels = live_labels(model)
-        bus.publish({(label, str(pk)): op for pk in pks for label in labels})
+        rows = {str(pk): op for pk in pks}
+        bus.publish({label: rows for label in live_labels(model)})
 
 
 def on_post_save(sender, instance, created, raw, using, **kwargs) -> None:

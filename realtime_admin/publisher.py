@@ -51,6 +51,10 @@ class Publisher:
             loop = self._loop or self._start()
         loop.call_soon_threadsafe(loop.create_task, self._drain())
 
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
     def flush(self, timeout: float) -> bool:
         """Wait until everything submitted so far was sent (or failed); False on timeout."""
         return self._idle.wait(timeout)

@@ -18,11 +18,16 @@ def orders(op, *pks):
     return {(label, str(pk)): op for pk in pks for label in ("shop.order", "shop.openorder")}
 
 
+def flat(changes: dict) -> dict:
+    """``bus.publish``'s {label: {pk: op}} as {(label, pk): op}."""
+    return {(label, pk): op for label, rows in changes.items() for pk, op in rows.items()}
+
+
 @pytest.fixture
 def published(monkeypatch):
     """Every batch handed to the bus, as {(label, pk): op} dicts."""
     batches = []
-    monkeypatch.setattr(bus, "publish", lambda changes: batches.append(dict(changes)))
+    monkeypatch.setattr(bus, "publish", lambda changes: batches.append(flat(changes)))
     return batches
 
 

@@ -64,7 +64,7 @@ async def test_a_dropped_last_message_is_caught_by_its_tail(settings):
     # Five batches in a row, with no chance for the hub to read: its channel holds one, the
     # layer drops the others (as channels_redis does over capacity), the last included.
     for order in orders:
-        bus.publish({("shop.order", str(order.pk)): bus.UPDATED})
+        bus.publish({"shop.order": {str(order.pk): bus.UPDATED}})
     first = await communicator.receive_json_from()
     assert first["changes"] == [{"pk": str(orders[0].pk), "op": "updated"}]
     while (frame := await communicator.receive_json_from(timeout=3))["type"] == "changes":

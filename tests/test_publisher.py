@@ -145,7 +145,7 @@ def test_a_process_that_exits_right_after_publishing_still_sends_it_and_its_tail
     script = (
         "import django; django.setup()\n"
         "from realtime_admin import bus\n"
-        "bus.publish({('shop.order', '41'): 'created'})\n"
+        "bus.publish({'shop.order': {'41': 'created'}})\n"
     )
     env = {
         **os.environ,
@@ -168,11 +168,11 @@ def test_a_forked_child_publishes_through_a_thread_of_its_own_under_its_own_orig
     redis_layer, redis_url
 ):
     receive = redis_listener([bus.group_name("shop.order")])
-    bus.publish({("shop.order", "1"): bus.CREATED})  # the parent's thread is running
+    bus.publish({"shop.order": {"1": bus.CREATED}})  # the parent's thread is running
     assert bus.flush()
     child = os.fork()
     if child == 0:  # pragma: no cover (the child)
-        bus.publish({("shop.order", "2"): bus.CREATED})
+        bus.publish({"shop.order": {"2": bus.CREATED}})
         os._exit(0 if bus.flush() else 1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
