@@ -125,8 +125,8 @@ def _due_tails() -> list[dict]:
 def send_tails() -> None:
     """Send the tails that are due (from the timer thread)."""
     tails = _due_tails()
-    if tails:
-        _deliver("tails", tails)
+    if tails:  # at once, not behind the interval: a tail is small, one a second at most
+        _deliver("tails", tails, spaced=False)
 
 
 def publish(changes: Mapping[str, Mapping[str, str]]) -> None:
@@ -145,7 +145,7 @@ def publish_job(job_id: int, state: dict) -> None:
     _deliver("job", (job_id, state))
 
 
-def _deliver(kind: str, payload) -> None:
+def _deliver(kind: str, payload, spaced: bool = True) -> None:
     """Hand a message to the publisher thread, or, for the in-memory layer, send it on the
     loop that owns the layer's queues."""
     layer = get_channel_layer()
@@ -153,7 +153,11 @@ def _deliver(kind: str, payload) -> None:
         logger.warning("realtime_admin: no CHANNEL_LAYERS configured; nothing published.")
         return
     if not isinstance(layer, InMemoryChannelLayer):
-        _publisher.submit((layer, kind, payload))
+        item = (layer, kind, payload)
+        if spaced:
+            _publisher.submit(item)
+        else:
+            _publisher.send_soon(item)
         return
     batch = [(layer, kind, payload)]
     try:

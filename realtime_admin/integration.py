@@ -6,6 +6,9 @@ Two stock methods are wrapped once, at app start:
   overrides ``get_urls`` and calls ``super()`` (the documented way) keeps it.
 - ``AdminSite.register`` starts announcing deletes of each model it registers (capture.py
   connects its delete receiver per model, so unregistered models keep fast deletes).
+
+And ``ModelAdmin.get_actions`` hands ``async def`` actions over as sync functions that run
+them (async_admin.py).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from django.db.models.base import ModelBase
 from django.urls import path
 
 from . import capture
+from .async_admin import install_async_actions
 from .views import URL_SUFFIX, changelist_refresh
 
 
@@ -26,6 +30,7 @@ def url_name(model_admin: ModelAdmin) -> str:
 
 def install() -> None:
     _wrap_register()
+    install_async_actions()
     stock_get_urls = ModelAdmin.get_urls
     if getattr(stock_get_urls, "realtime_admin", False):
         return

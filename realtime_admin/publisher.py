@@ -38,6 +38,7 @@ class Publisher:
         self._idle.set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_batch = 0.0  # the loop's time before which no batch may go out
+        self._tasks: set[asyncio.Task] = set()
 
     def submit(self, item: Any) -> None:
         """Queue ``item``; never blocks on the network."""
@@ -49,7 +50,14 @@ class Publisher:
                 return  # the running drain takes it
             self._active = True
             loop = self._loop or self._start()
-        loop.call_soon_threadsafe(loop.create_task, self._drain())
+        loop.call_soon_threadsafe(self._run, self._drain())
+
+    def send_soon(self, item: Any) -> None:
+        """Send ``item`` on its own, at once: beside the batches, neither spaced nor waited
+        for by ``flush()`` (for small messages that must not wait behind the interval)."""
+        with self._lock:
+            loop = self._loop or self._start()
+        loop.call_soon_threadsafe(self._run, self._send_logged([item]))
 
     @property
     def started(self) -> bool:
@@ -67,6 +75,18 @@ class Publisher:
         thread.start()
         return self._loop
 
+    def _run(self, coroutine) -> None:
+        """Run ``coroutine`` as a task of the thread's loop, keeping it alive until done."""
+        task = self._loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_logged(self, items: list[Any]) -> None:
+        try:
+            await self.send(items)
+        except Exception:  # keep the thread serving
+            logger.exception("realtime_admin: could not publish %d messages", len(items))
+
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         await asyncio.sleep(self._next_batch - loop.time())  # at once after a quiet spell
@@ -74,10 +94,7 @@ class Publisher:
             with self._lock:
                 items, self._pending = self._pending, []
             self._next_batch = loop.time() + self.interval
-            try:
-                await self.send(items)
-            except Exception:  # keep the thread serving
-                logger.exception("realtime_admin: could not publish %d messages", len(items))
+            await self._send_logged(items)
             with self._lock:
                 if not self._pending:
                     self._active = False

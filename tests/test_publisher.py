@@ -77,6 +77,26 @@ def test_flush_returns_once_sent_without_waiting_out_the_interval():
     assert time.monotonic() - started < 1
 
 
+def test_a_message_sent_soon_goes_at_once_and_does_not_hold_the_next_batch_back():
+    send = Recorder()
+    publisher = Publisher(send, interval=0.5)
+    publisher.submit(1)
+    assert publisher.flush(5)
+    publisher.send_soon("tail")  # within the interval of batch 1: still at once
+    deadline = time.monotonic() + 5
+    while len(send.batches) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert send.batches[1][0] - send.batches[0][0] < 0.2
+    time.sleep(0.6)
+    publisher.send_soon("tail")
+    time.sleep(0.05)
+    submitted = time.monotonic()
+    publisher.submit(2)  # a quiet spell since batch 1, whatever was sent soon meanwhile
+    assert publisher.flush(5)
+    assert send.batches[-1][0] - submitted < 0.2
+    assert [items for _, items in send.batches] == [[1], ["tail"], ["tail"], [2]]
+
+
 def test_a_failed_batch_is_logged_and_the_thread_keeps_serving(caplog):
     send = Recorder(fail_first=True)
     publisher = Publisher(send, interval=0)

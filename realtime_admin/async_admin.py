@@ -1,0 +1,71 @@
+"""``async def`` in the admin, which Django 5.2 to 6.1 call as if it were sync.
+
+The admin's views are sync. Given an ``async def`` action, ``response_action`` calls it, gets
+a coroutine back, and redirects: the body never runs, and the only trace is a "coroutine was
+never awaited" warning. realtime_admin hands the admin a sync function instead, which runs
+the coroutine to completion inside the request with ``async_to_sync``:
+
+- under ASGI the view runs in a worker thread, and the coroutine runs on the server's event
+  loop while that thread waits; the coroutine's ORM calls (``aget``, ``aupdate``, ``async
+  for``) come back to the waiting thread, so they use the request's own database connection
+  (and its transaction, with ``ATOMIC_REQUESTS``);
+- under WSGI, and in the test client, the coroutine gets an event loop of its own for the
+  duration of the call, with the same guarantee about the connection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+
+from asgiref.sync import async_to_sync, iscoroutinefunction
+from django.contrib.admin import ModelAdmin
+
+# What asyncio.iscoroutinefunction / inspect.markcoroutinefunction put on a marked function;
+# functools.wraps copies them, and the wrapper is not a coroutine function.
+_COROUTINE_MARKERS = ("_is_coroutine", "_is_coroutine_marker")
+
+
+@functools.cache
+def run_to_completion(func: Callable) -> Callable:
+    """A sync function that runs the coroutine function ``func`` to completion and returns
+    its result (the same wrapper for the same ``func``); it keeps ``func``'s name,
+    description and ``allowed_permissions``."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        return async_to_sync(func)(*args, **kwargs)
+
+    for marker in _COROUTINE_MARKERS:
+        run.__dict__.pop(marker, None)
+    return run
+
+
+def runnable(action):
+    """``action`` as ``get_actions`` lists it (6.1: an ``Action``; before: a tuple), with an
+    ``async def`` function swapped for ``run_to_completion``'s wrapper; otherwise the same
+    object."""
+    if dataclasses.is_dataclass(action):
+        if iscoroutinefunction(action.func):
+            return dataclasses.replace(action, func=run_to_completion(action.func))
+        return action
+    func, *rest = action
+    return (run_to_completion(func), *rest) if iscoroutinefunction(func) else action
+
+
+def install_async_actions() -> None:
+    """Wrap ``ModelAdmin.get_actions`` (once), which ``response_action`` and the action menu
+    read, so that ``async def`` actions run: a method named in ``actions``, a function in
+    ``actions``, or a site-wide ``AdminSite.add_action``."""
+    stock_get_actions = ModelAdmin.get_actions
+    if getattr(stock_get_actions, "realtime_admin", False):
+        return
+
+    @functools.wraps(stock_get_actions)
+    def get_actions(self: ModelAdmin, request, *args, **kwargs):
+        actions = stock_get_actions(self, request, *args, **kwargs)
+        return {name: runnable(action) for name, action in actions.items()}
+
+    get_actions.realtime_admin = True
+    ModelAdmin.get_actions = get_actions
