@@ -8,7 +8,17 @@ from typing import Any
 from .jobs import background_action
 
 __version__ = "0.1.0.dev0"
-__all__ = ["background_action", "notify"]
+__all__ = ["AsyncModelAdmin", "background_action", "notify"]
+
+
+def __getattr__(name: str) -> Any:
+    # AsyncModelAdmin imports django.contrib.admin, which needs the app registry: load it
+    # only when asked for (an admin.py imports it once the apps are ready).
+    if name == "AsyncModelAdmin":
+        from .async_admin import AsyncModelAdmin
+
+        return AsyncModelAdmin
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def notify(

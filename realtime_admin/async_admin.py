@@ -15,6 +15,7 @@ the coroutine to completion inside the request with ``async_to_sync``:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 from collections.abc import Callable
@@ -29,13 +30,18 @@ _COROUTINE_MARKERS = ("_is_coroutine", "_is_coroutine_marker")
 
 @functools.cache
 def run_to_completion(func: Callable) -> Callable:
-    """A sync function that runs the coroutine function ``func`` to completion and returns
-    its result (the same wrapper for the same ``func``); it keeps ``func``'s name,
-    description and ``allowed_permissions``."""
+    """A function that, called from sync code, runs the coroutine function ``func`` to
+    completion and returns its result; called from async code (another async hook), it
+    returns the coroutine for the caller to await. The same wrapper for the same ``func``;
+    it keeps ``func``'s name, description and ``allowed_permissions``."""
 
     @functools.wraps(func)
     def run(*args, **kwargs):
-        return async_to_sync(func)(*args, **kwargs)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # the admin's sync code
+            return async_to_sync(func)(*args, **kwargs)
+        return func(*args, **kwargs)
 
     for marker in _COROUTINE_MARKERS:
         run.__dict__.pop(marker, None)
@@ -69,3 +75,55 @@ def install_async_actions() -> None:
 
     get_actions.realtime_admin = True
     ModelAdmin.get_actions = get_actions
+
+
+# The ModelAdmin hooks that AsyncModelAdmin lets be ``async def``. Each is called by the
+# admin's sync views and returns something they use at once (nothing lazy that would need
+# the coroutine's loop later): a QuerySet is lazy but carries no loop.
+HOOKS = (
+    "save_model",
+    "delete_model",
+    "delete_queryset",
+    "save_related",
+    "save_formset",
+    "get_queryset",
+    "get_search_results",
+    "get_object",
+    "has_view_permission",
+    "has_add_permission",
+    "has_change_permission",
+    "has_delete_permission",
+    "has_module_permission",
+)
+
+
+class AsyncModelAdmin(ModelAdmin):
+    """A ModelAdmin whose hooks (``HOOKS``) may be ``async def``.
+
+    Each ``async def`` hook a subclass defines is replaced, when the class is created, by a
+    sync method that runs it to completion (``run_to_completion``), so the admin's sync views
+    call it as they call any hook. It runs where the stock hook would: ``save_model``,
+    ``save_related``, ``save_formset``, ``delete_model`` and ``delete_queryset`` inside the
+    admin's transaction, and their ORM calls (``await obj.asave()``) use the request's own
+    connection, so they are part of it.
+
+    From async code, await an async hook as usual (``await self.get_queryset(request)``).
+    The stock hooks stay sync: ``super().get_queryset(request)`` builds a lazy QuerySet and
+    may be called directly, but one that queries the database needs ``sync_to_async``
+    (``await sync_to_async(super().save_model)(request, obj, form, change)``).
+    """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in HOOKS:
+            hook = cls.__dict__.get(name)
+            if hook is not None and iscoroutinefunction(hook):
+                setattr(cls, name, run_to_completion(hook))
+
+
+def dropped_async_hooks(model_admin_class: type) -> list[str]:
+    """The ``async def`` hooks of a ModelAdmin class that Django would call and drop: on a
+    class that does not derive from ``AsyncModelAdmin``."""
+    if issubclass(model_admin_class, AsyncModelAdmin):
+        return []
+    return [name for name in HOOKS if iscoroutinefunction(getattr(model_admin_class, name))]

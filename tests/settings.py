@@ -17,6 +17,8 @@ sys.path.insert(0, str(ROOT / "example_project"))
 from demo.settings import *  # noqa: E402, F403
 
 SECRET_KEY = "tests-only"
+# The demo's URLs, plus an admin site whose hooks are async def (tests/async_site.py).
+ROOT_URLCONF = "tests.async_urls"
 DEBUG = False
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
 
