@@ -44,7 +44,14 @@ PROJECT = ROOT / "example_project"
 sys.path[:0] = [str(ROOT), str(PROJECT)]
 
 from bench.browser_support import IDLE, admin_context  # noqa: E402
-from bench.demo_server import daphne, prepare, project_env, redis_url, session_cookies  # noqa: E402
+from bench.demo_server import (  # noqa: E402
+    daphne,
+    errors_in,
+    prepare,
+    project_env,
+    run_with_redis,
+    session_cookies,
+)
 
 ORDERS = "/admin/shop/order/"
 SEED_ORDERS = 600
@@ -261,12 +268,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="the pace the writer aims at")
     args = parser.parse_args()
 
-    with redis_url("burst") as redis:
-        try:
-            return burst(args, redis)
-        except Exception as error:  # could not run
-            print(f"burst: could not run: {error!r}", file=sys.stderr)
-            return 2
+    return run_with_redis("burst", burst, args)
 
 
 def burst(args, redis: str) -> int:
@@ -363,8 +365,7 @@ def burst(args, redis: str) -> int:
         browser.close()
     seconds = time.monotonic() - begun
 
-    log.seek(0)
-    errors = [line for line in log if "Traceback" in line or "ERROR" in line]
+    errors = errors_in(log)
     window_end = max(s["last"] for s in stats)
     window = (window_end - started) / 1000
     rows = []
@@ -444,7 +445,7 @@ def burst(args, redis: str) -> int:
     )
     print(f"took {seconds:.0f} s; server log errors: {len(errors)}")
     for line in errors[:10]:
-        print("  log:", line.rstrip())
+        print("  log:", line)
     return 0 if count_exact == len(tabs) else 1
 
 

@@ -10,7 +10,7 @@ right after the commit; a Chromium tab logged in as demo on /admin/shop/order/ r
 MutationObserver, the ``Date.now()`` at which that order's link appears in the results table.
 
 The baseline, the transport floor: a bare Redis PUBLISH -> websocket -> page round trip,
-measured the same way in the same run. A server process of its own (``--floor-server``,
+measured the same way in the same run. A server process of its own (bench/bare_relay.py:
 redis.asyncio and the ``websockets`` library) subscribes to a Redis channel and forwards each
 message to its websocket clients; its page (served by the same process over HTTP) inserts a
 row per message into a table, watched by the same MutationObserver. A trigger process
@@ -24,16 +24,14 @@ process batches every 250 ms, and a page refreshes at most every 250 ms). A few 
 samples on each side are not counted. Both clocks are this machine's.
 
 Targets: p50 < 50 ms, p99 < 150 ms, and a p50 at most 2x the floor's. Exits 0 when it ran,
-1 when it could not (or a sample never showed).
+2 when it could not (or a sample never showed).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +43,15 @@ PROJECT = ROOT / "example_project"
 sys.path[:0] = [str(ROOT), str(PROJECT)]
 
 from bench.browser_support import IDLE, admin_context  # noqa: E402
-from bench.demo_server import daphne, prepare, project_env, redis_url, session_cookies  # noqa: E402
+from bench.demo_server import (  # noqa: E402
+    daphne,
+    errors_in,
+    prepare,
+    project_env,
+    run_with_redis,
+    session_cookies,
+    wait_for_port,
+)
 
 CHANNEL = "ra-bench-floor"
 WARM_UP = 5
@@ -95,41 +101,6 @@ socket.addEventListener("message", (event) => {
 window.floorSocket = socket;
 </script></body></html>
 """
-
-
-def floor_server(port: int, redis: str) -> None:
-    """The bare transport: Redis pub/sub -> websocket clients, and the page, on ``port``."""
-    import redis.asyncio as aioredis
-    from websockets.asyncio.server import broadcast, serve
-
-    clients = set()
-
-    async def handler(connection):
-        clients.add(connection)
-        try:
-            await connection.wait_closed()
-        finally:
-            clients.discard(connection)
-
-    def process_request(connection, request):
-        if request.path == "/ws":
-            return None  # the websocket handshake
-        response = connection.respond(200, FLOOR_PAGE)
-        del response.headers["Content-Type"]
-        response.headers["Content-Type"] = "text/html; charset=utf-8"
-        return response
-
-    async def run():
-        client = aioredis.from_url(redis)
-        pubsub = client.pubsub()
-        await pubsub.subscribe(CHANNEL)
-        async with serve(handler, "127.0.0.1", port, process_request=process_request):
-            print("ready", flush=True)
-            async for message in pubsub.listen():
-                if message["type"] == "message":
-                    broadcast(clients, message["data"].decode())
-
-    asyncio.run(run())
 
 
 def floor_trigger(redis: str) -> None:
@@ -186,41 +157,20 @@ class Side:
         }
 
 
-def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the floor server did not start") from None
-            time.sleep(0.05)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument(
         "--spacing", type=float, default=0.2, help="seconds between two samples (either side)"
     )
-    parser.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--floor-trigger", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.floor_server:
-        floor_server(args.floor_server, args.redis)
-        return 0
     if args.floor_trigger:
         floor_trigger(args.redis)
         return 0
 
-    with redis_url("commit_to_screen") as redis:
-        try:
-            return measure(args, redis)
-        except Exception as error:  # could not run
-            print(f"commit_to_screen: could not run: {error!r}", file=sys.stderr)
-            return 1
+    return run_with_redis("commit_to_screen", measure, args)
 
 
 def measure(args, redis: str) -> int:
@@ -248,10 +198,13 @@ def measure(args, redis: str) -> int:
     try:
         with daphne(env, log) as server, sync_playwright() as playwright:
             here = [sys.executable, __file__, "--redis", redis]
-            floor = start([*here, "--floor-server", str(floor_port)], stdout=subprocess.PIPE)
+            page = workdir / "floor.html"
+            page.write_text(FLOOR_PAGE)
+            relay = [sys.executable, str(ROOT / "bench" / "bare_relay.py"), str(floor_port)]
+            floor = start([*relay, redis, CHANNEL, str(page)], stdout=subprocess.PIPE)
             if floor.stdout.readline().strip() != "ready":
                 raise RuntimeError("the floor server did not start")
-            wait_for_port(floor_port, floor)
+            wait_for_port(floor_port, floor, "the floor server")
             pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
             publisher = start([*here, "--floor-trigger"], **pipes)
             writer = start([*manage, "shell", "--verbosity", "0", "-c", WRITER], **pipes)
@@ -289,8 +242,7 @@ def measure(args, redis: str) -> int:
             process.wait()
     seconds = time.monotonic() - started
 
-    log.seek(0)
-    errors = [line for line in log if "Traceback" in line or "ERROR" in line]
+    errors = errors_in(log)
     ours, floor_figures = sides[0].figures(), sides[1].figures()
     ratio = ours["p50"] / floor_figures["p50"]
     missed = [
@@ -325,7 +277,7 @@ def measure(args, redis: str) -> int:
     )
     print(f"took {seconds:.0f} s; server log errors: {len(errors)}")
     for line in errors[:10]:
-        print("  log:", line.rstrip())
+        print("  log:", line)
     return 0
 
 

@@ -11,8 +11,8 @@ Starts its own throwaway redis-server (or uses REDIS_URL), all on loopback:
   changelist page does (with the 25 pks of a page). A writer process (``manage.py shell``)
   creates one order per change; the clock starts in an ``on_commit`` callback registered
   before realtime_admin's own, so it includes publishing.
-- bare: this file run as ``--bare-server``, in its own process: it subscribes to a Redis
-  pub/sub channel and hands each message to ``websockets.broadcast`` for all its clients.
+- bare: bench/bare_relay.py, in its own process: it subscribes to a Redis pub/sub channel
+  and hands each message to ``websockets.broadcast`` for all its clients.
   A trigger process (``--bare-trigger``) reads the clock, then PUBLISHes a frame shaped
   like realtime_admin's.
 
@@ -39,7 +39,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -48,7 +47,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "example_project"
 sys.path[:0] = [str(ROOT), str(PROJECT)]
 
-from bench.demo_server import daphne, prepare, project_env, redis_url, session_cookies  # noqa: E402
+from bench.demo_server import (  # noqa: E402
+    CouldNotRun,
+    daphne,
+    errors_in,
+    run_with_redis,
+    socket_bench_setup,
+)
 
 TARGET = 3.0
 WARMUP = 2  # changes per side not counted
@@ -70,10 +75,6 @@ for line in sys.stdin:
             number=line.strip(), customer=customer, amount=Decimal("1.00"))
     print(json.dumps({"pk": str(order.pk), "at": stamp[0]}), flush=True)
 """
-
-
-class CouldNotRun(Exception):
-    pass
 
 
 def raise_open_files(needed: int) -> None:
@@ -208,36 +209,6 @@ async def measure(args, url: str, cookie: str, subscribe: str, trigger: list[str
 # The bare side's processes
 
 
-def bare_server(port: int, redis: str) -> None:
-    """A bare broadcast server: each message on the Redis channel goes to every client."""
-    import redis.asyncio as aioredis
-    from websockets.asyncio.server import broadcast, serve
-
-    clients = set()
-
-    async def handler(socket) -> None:
-        await socket.recv()  # the subscribe frame
-        await socket.send(json.dumps({"type": "subscribed", "model": "shop.order"}))
-        clients.add(socket)
-        try:
-            await socket.wait_closed()
-        finally:
-            clients.discard(socket)
-
-    async def serve_forever() -> None:
-        pubsub = aioredis.from_url(redis).pubsub()
-        await pubsub.subscribe(CHANNEL)
-        async with serve(
-            handler, "127.0.0.1", port, compression=None, ping_interval=None, backlog=1024
-        ):
-            print("ready", flush=True)
-            async for message in pubsub.listen():
-                if message["type"] == "message":
-                    broadcast(clients, message["data"].decode())
-
-    asyncio.run(serve_forever())
-
-
 def bare_trigger(redis: str) -> None:
     """One PUBLISH a line in; prints the pk and the clock read just before publishing."""
     import redis as sync_redis
@@ -258,27 +229,11 @@ def bare_trigger(redis: str) -> None:
 # The run
 
 
-def errors_in(log) -> list[str]:
-    log.flush()
-    log.seek(0)
-    return [line.rstrip() for line in log if "Traceback" in line or "ERROR" in line]
-
-
 def run(args, redis: str) -> int:
     from tests.services import _free_port
 
-    workdir = Path(tempfile.mkdtemp(prefix="ra-fanout-"))
-    env = project_env(redis, database=workdir / "fanout.sqlite3")
-    prepare(env)
-    cookie = session_cookies(env, "demo")["demo"]
-    from shop.models import Order
-
-    shown = [str(pk) for pk in Order.objects.order_by("-pk").values_list("pk", flat=True)[:25]]
-    subscribe = json.dumps(
-        {"type": "subscribe", "model": "shop.order", "site": "admin", "shown": shown}
-    )
+    workdir, env, cookie, subscribe = socket_bench_setup("fanout", redis)
     writer = [sys.executable, str(PROJECT / "manage.py"), "shell", "--verbosity", "0", "-c", WRITER]
-    print(f"server logs: {workdir}")
 
     print("realtime_admin (daphne, the example project):")
     with (workdir / "daphne.log").open("w+") as log:
@@ -291,7 +246,7 @@ def run(args, redis: str) -> int:
     port = _free_port()
     with (workdir / "bare.log").open("w+") as log:
         server = subprocess.Popen(
-            [sys.executable, __file__, "--bare-server", str(port), redis],
+            [sys.executable, str(ROOT / "bench" / "bare_relay.py"), str(port), redis, CHANNEL],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -338,28 +293,14 @@ def main() -> int:
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=20, help="changes measured per side")
     parser.add_argument("--spacing", type=float, default=1.0, help="seconds between changes")
-    parser.add_argument(
-        "--bare-server", nargs=2, metavar=("PORT", "REDIS_URL"), help=argparse.SUPPRESS
-    )
     parser.add_argument("--bare-trigger", metavar="REDIS_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.bare_server:
-        bare_server(int(args.bare_server[0]), args.bare_server[1])
-        return 0
     if args.bare_trigger:
         bare_trigger(args.bare_trigger)
         return 0
 
-    started = time.monotonic()
-    try:
-        raise_open_files(args.sockets + 100)
-        with redis_url("fanout") as redis:
-            return run(args, redis)
-    except (CouldNotRun, RuntimeError, subprocess.CalledProcessError) as error:
-        print(f"fanout: could not run: {error}", file=sys.stderr)
-        return 2
-    finally:
-        print(f"fanout: {time.monotonic() - started:.0f} s", file=sys.stderr)
+    raise_open_files(args.sockets + 100)
+    return run_with_redis("fanout", run, args)
 
 
 if __name__ == "__main__":

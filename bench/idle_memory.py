@@ -25,9 +25,7 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,8 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "example_project"
 sys.path[:0] = [str(ROOT), str(PROJECT)]
 
-from bench.demo_server import daphne, prepare, project_env, redis_url, session_cookies  # noqa: E402
-from bench.fanout import CONNECTING, CouldNotRun, errors_in, raise_open_files  # noqa: E402
+from bench.demo_server import (  # noqa: E402
+    CouldNotRun,
+    daphne,
+    errors_in,
+    run_with_redis,
+    socket_bench_setup,
+)
+from bench.fanout import CONNECTING, raise_open_files  # noqa: E402
 from bench.soak import rss_kib  # noqa: E402
 
 TARGET_KIB = 64
@@ -97,17 +101,7 @@ async def measure(pid: int, url: str, cookie: str, frame: str, answer: str, coun
 
 
 def run(args, redis: str) -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="ra-idle-memory-"))
-    env = project_env(redis, database=workdir / "idle.sqlite3")
-    prepare(env)
-    cookie = session_cookies(env, "demo")["demo"]
-    from shop.models import Order
-
-    shown = [str(pk) for pk in Order.objects.order_by("-pk").values_list("pk", flat=True)[:25]]
-    frame = json.dumps(
-        {"type": "subscribe", "model": "shop.order", "site": "admin", "shown": shown}
-    )
-    print(f"server logs: {workdir}")
+    workdir, env, cookie, frame = socket_bench_setup("idle-memory", redis)
 
     print("realtime_admin (daphne, the example project):")
     with (workdir / "daphne.log").open("w+") as log:
@@ -146,16 +140,8 @@ def main() -> int:
     parser.add_argument("--sockets", type=int, default=1000)
     args = parser.parse_args()
 
-    started = time.monotonic()
-    try:
-        raise_open_files(args.sockets + 100)
-        with redis_url("idle_memory") as redis:
-            return run(args, redis)
-    except (CouldNotRun, RuntimeError, subprocess.CalledProcessError) as error:
-        print(f"idle_memory: could not run: {error}", file=sys.stderr)
-        return 2
-    finally:
-        print(f"idle_memory: {time.monotonic() - started:.0f} s", file=sys.stderr)
+    raise_open_files(args.sockets + 100)
+    return run_with_redis("idle_memory", run, args)
 
 
 if __name__ == "__main__":

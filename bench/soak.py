@@ -33,7 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "example_project"
 sys.path[:0] = [str(ROOT), str(PROJECT)]
 
-from bench.demo_server import daphne, prepare, project_env, redis_url, session_cookies  # noqa: E402
+from bench.demo_server import (  # noqa: E402
+    daphne,
+    errors_in,
+    prepare,
+    project_env,
+    redis_url,
+    session_cookies,
+)
 
 WRITER = """
 import os, random, time
@@ -203,8 +210,7 @@ def soak(args, redis: str) -> int:
         asyncio.run(soak())
 
     wrong = [socket for socket in sockets if socket.view != set(asyncio.run(truth(socket.user)))]
-    log.seek(0)
-    errors = [line for line in log if "Traceback" in line or "ERROR" in line]
+    errors = errors_in(log)
     frames = sum(socket.frames for socket in sockets)
     resyncs = sum(socket.resyncs for socket in sockets)
     half = [kib for at, kib in memory if at >= args.seconds / 2]
@@ -217,7 +223,7 @@ def soak(args, redis: str) -> int:
     print("server RSS (MiB): " + ", ".join(f"{at:.0f}s {kib / 1024:.0f}" for at, kib in memory))
     print(f"RSS growth over the second half: {growth:+.1%}")
     for line in errors[:10]:
-        print("  log:", line.rstrip())
+        print("  log:", line)
     ok = not wrong and not errors and growth < 0.10
     print("soak:", "passed" if ok else "FAILED")
     return 0 if ok else 1

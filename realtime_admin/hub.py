@@ -177,6 +177,10 @@ class Hub:
 
     async def lost(self, group: str) -> None:
         self.complete_from[group] = time.time()  # the pages re-read everything from now
+        # What came before is covered by that: a publisher's next message (or the tail of a
+        # message lost just now) is judged by its time against complete_from, not taken for
+        # a second gap.
+        self.last_seq.pop(group, None)
         await asyncio.gather(
             *(self.deliver_lost(member, group) for member in list(self.members.get(group, ())))
         )

@@ -8,6 +8,7 @@ something a test can see, so a hook that was dropped (never awaited) is noticed.
 from asgiref.sync import sync_to_async
 from django.contrib import admin
 from django.db import connection
+from shop.admin import export_as_csv
 from shop.models import Customer, Order, Tag
 
 from realtime_admin import AsyncModelAdmin
@@ -28,6 +29,7 @@ class OrderInline(admin.TabularInline):
 class AsyncCustomerAdmin(AsyncModelAdmin):
     inlines = [OrderInline]
     search_fields = ["name"]
+    actions = [export_as_csv]  # an async def function action
 
     async def get_queryset(self, request):
         await sync_to_async(note)("get_queryset")
@@ -88,6 +90,13 @@ class AsyncCustomerAdmin(AsyncModelAdmin):
         return request.user.is_superuser
 
 
+async def stamp_city(modeladmin, request, queryset):
+    """A site-wide async def action."""
+    await queryset.aupdate(city="Stamped")
+    modeladmin.message_user(request, "Stamped.")
+
+
 site = admin.AdminSite(name="async_admin")
 site.register(Customer, AsyncCustomerAdmin)
 site.register(Tag)
+site.add_action(stamp_city, "stamp_city")
