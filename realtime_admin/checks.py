@@ -21,6 +21,8 @@ def check_installation(app_configs, **kwargs) -> list:
     errors = []
     installed = list(settings.INSTALLED_APPS)
     names = [app.split(".apps.")[0] for app in installed]
+    if "realtime_admin" not in names:
+        return errors  # (a test may override INSTALLED_APPS without it)
     if "channels" not in names:
         errors.append(
             Error(

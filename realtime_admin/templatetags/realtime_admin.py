@@ -4,7 +4,7 @@ import time
 
 from django import template
 from django.urls import NoReverseMatch, get_script_prefix, reverse
-from django.utils.html import json_script
+from django.utils.html import format_html, json_script
 
 from .. import conf
 from ..integration import url_name
@@ -24,12 +24,16 @@ def realtime_admin_config(context) -> str:
     if cl is None:
         return ""
     site = cl.model_admin.admin_site
+    try:
+        refresh_url = reverse(f"admin:{url_name(cl.model_admin)}", current_app=site.name)
+    except NoReverseMatch:
+        return ""  # the ModelAdmin's URLs are not in the URLconf: the stock page, not live
     formset = getattr(cl, "formset", None)
     config = {
         "model": cl.opts.label_lower,
         "site": site.name,
         "websocket": get_script_prefix() + conf.get("WEBSOCKET_PATH").lstrip("/"),
-        "refreshUrl": reverse(f"admin:{url_name(cl.model_admin)}", current_app=site.name),
+        "refreshUrl": refresh_url,
         "pks": [str(obj.pk) for obj in cl.result_list],
         "since": time.time() - RENDER_MARGIN,
         "hasErrors": bool(formset and formset.errors),
@@ -45,14 +49,32 @@ def _jobs_for(request, cl) -> list[dict]:
     from ..jobs.models import Job
 
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return []
+    if user is None or not user.is_authenticated or not _runs_jobs(cl.model_admin, request):
+        return []  # no queries: a changelist without background actions costs what it did
     jobs = Job.objects.filter(
         user=user, model=cl.opts.label_lower, site=cl.model_admin.admin_site.name
     ).filter(dismissed_at__isnull=True)
     jobs.fail_stale()
     jobs = jobs[:5]
     return [job.state() for job in reversed(jobs)]
+
+
+def _runs_jobs(model_admin, request) -> bool:
+    """Whether any action of this ModelAdmin is a @background_action (jobs come from those)."""
+    from ..jobs.decorators import actions_of
+
+    return any(
+        hasattr(function, "background_job_function")
+        for _, _, function in actions_of(model_admin, request)
+    )
+
+
+@register.simple_tag(takes_context=True)
+def realtime_admin_nonce(context) -> str:
+    """`` nonce="..."`` when the page has a CSP nonce (Django 6.0+ with CSP), else nothing;
+    read without a template variable, which would log a lookup failure on 5.2."""
+    nonce = context.get("csp_nonce")
+    return format_html(' nonce="{}"', nonce) if nonce else ""
 
 
 def _jobs_url(site) -> str | None:
