@@ -11,6 +11,10 @@ the coroutine to completion inside the request with ``async_to_sync``:
   (and its transaction, with ``ATOMIC_REQUESTS``);
 - under WSGI, and in the test client, the coroutine gets an event loop of its own for the
   duration of the call, with the same guarantee about the connection.
+
+Actions need nothing of the user (``install_async_actions`` wraps ``get_actions``); hooks
+(``save_model`` and friends, ``HOOKS``) need ``AsyncModelAdmin``, which wraps them when the
+class is created, and check E005 reports ``async def`` hooks on a ModelAdmin without it.
 """
 
 from __future__ import annotations

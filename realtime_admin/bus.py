@@ -109,9 +109,13 @@ def _tail_due(event: dict) -> None:
         if due is None or due["seq"] < stamp["seq"]:
             _tails[event["group"]] = {"type": TAIL_EVENT_TYPE, **stamp}
         if _tail_timer is None:
-            _tail_timer = threading.Timer(TAIL_DELAY, send_tails)
-            _tail_timer.daemon = True
-            _tail_timer.start()
+            timer = threading.Timer(TAIL_DELAY, send_tails)
+            timer.daemon = True
+            try:
+                timer.start()
+            except RuntimeError:  # the interpreter is exiting: _flush_at_exit sends the tails
+                return
+            _tail_timer = timer
 
 
 def _due_tails() -> list[dict]:

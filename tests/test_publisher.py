@@ -182,6 +182,38 @@ def test_a_process_that_exits_right_after_publishing_still_sends_it_and_its_tail
 
 
 @pytest.mark.redis
+def test_what_is_still_queued_at_exit_is_sent_even_when_no_thread_can_start(redis_url):
+    """At exit no new thread may start (Python 3.12+), so neither may the timer of a tail
+    that comes due while the last batch goes out: that batch and its tail must still go."""
+    receive = redis_listener([bus.group_name("shop.order")])
+    script = (
+        "import time, django; django.setup()\n"
+        "from realtime_admin import bus\n"
+        "bus.publish({'shop.order': {'1': 'created'}})  # sent at once; its tail in 1 s\n"
+        "time.sleep(0.9)\n"
+        "bus.publish({'shop.order': {'2': 'created'}})  # at once too\n"
+        "time.sleep(0.15)  # the first tail has gone, and no timer is pending\n"
+        "bus.publish({'shop.order': {'3': 'created'}})  # queued behind the interval: exit\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "RA_TEST_LAYER": "redis",
+        "RA_TEST_REDIS_URL": redis_url,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example_project")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, timeout=60, capture_output=True
+    )
+    assert done.returncode == 0 and b"could not publish" not in done.stderr, done.stderr
+    messages = receive(2)
+    changes = [m["changes"] for m in messages if m["type"] == bus.EVENT_TYPE]
+    assert changes == [[["1", "created"]], [["2", "created"]], [["3", "created"]]]
+    last = max(m["seq"] for m in messages if m["type"] == bus.EVENT_TYPE)
+    assert any(m["type"] == bus.TAIL_EVENT_TYPE and m["seq"] == last for m in messages)
+
+
+@pytest.mark.redis
 # Forking a process with threads is the very case (a preforking server after Django started).
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_publishes_through_a_thread_of_its_own_under_its_own_origin(
