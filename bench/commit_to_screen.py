@@ -78,7 +78,7 @@ new MutationObserver(() => {
 # On the admin page: when the changes frame naming each pk arrives, before the row is fetched.
 NOTICED = """
 window.__noticed = {};
-window.realtimeAdmin.socket.addEventListener("message", (event) => {
+window.realtimeAdmin.socket.socket.addEventListener("message", (event) => {
     const frame = JSON.parse(event.data);
     for (const change of frame.changes || []) {
         if (!(change.pk in window.__noticed)) window.__noticed[change.pk] = Date.now();
@@ -214,7 +214,7 @@ def measure(args, redis: str) -> int:
             admin = admin_context(browser, admin_url, cookie).new_page()
             admin.goto(admin_url + "/admin/shop/order/")
             admin.wait_for_selector("#result_list")
-            admin.wait_for_function("() => window.realtimeAdmin?.socket?.readyState === 1")
+            admin.wait_for_function("() => window.realtimeAdmin?.socket?.isOpen")
             admin.wait_for_function(IDLE)
             admin.evaluate(SEEN)
             admin.evaluate(NOTICED)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .actor import acting_as
 from .jobs import background_action
 
 __version__ = "0.1.0.dev0"
-__all__ = ["AsyncModelAdmin", "background_action", "notify"]
+__all__ = ["AsyncModelAdmin", "acting_as", "background_action", "notify"]
 
 
 def __getattr__(name: str) -> Any:

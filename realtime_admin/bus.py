@@ -34,6 +34,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from . import conf
+from .actor import Actor
 from .publisher import Publisher
 
 logger = logging.getLogger("realtime_admin")
@@ -45,6 +46,7 @@ JOB_EVENT_TYPE = "realtime_admin.job"
 TAIL_EVENT_TYPE = "realtime_admin.tail"
 PROBE_EVENT_TYPE = "realtime_admin.probe"
 MARKER_EVENT_TYPE = "realtime_admin.marker"
+PRESENCE_EVENT_TYPE = "realtime_admin.presence"
 TAIL_DELAY = 1.0  # seconds after a group's last message before its tail goes out
 PUBLISH_INTERVAL = 0.25  # seconds between two batches from one process (publisher.py)
 
@@ -133,11 +135,12 @@ def send_tails() -> None:
         _deliver("tails", tails, spaced=False)
 
 
-def publish(changes: Mapping[str, Mapping[str, str]]) -> None:
+def publish(changes: Mapping[str, Mapping[str, str]], by: Actor | None = None) -> None:
     """Send ``{model label: {pk: op}}``, one message per model group; never raises (the
-    writes already committed). The mappings are not copied: do not change them after."""
+    writes already committed). The mappings are not copied: do not change them after.
+    ``by`` is who made the changes (actor.py), if known."""
     if changes:
-        _deliver("changes", changes)
+        _deliver("changes", (changes, by))
 
 
 def job_group(job_id: int) -> str:
@@ -190,30 +193,60 @@ async def _send_batch(items: list[tuple]) -> None:
     merged into one message per model group (a row's last op wins, as in a socket's outbox),
     job states and tails as they came."""
     for layer in dict.fromkeys(layer for layer, _, _ in items):
-        parts: dict[str, list[Mapping[str, str]]] = defaultdict(list)
+        parts: dict[str, list[tuple[Mapping[str, str], Actor | None]]] = defaultdict(list)
         events = []
         for _, kind, payload in (item for item in items if item[0] is layer):
             if kind == "changes":
-                for label, rows in payload.items():
-                    parts[label].append(rows)
+                changed, by = payload
+                for label, rows in changed.items():
+                    parts[label].append((rows, by))
             elif kind == "job":
                 job_id, state = payload
                 events.append(numbered(job_group(job_id), {"type": JOB_EVENT_TYPE, "job": state}))
             else:
                 events.extend(payload)
-        listed: dict[int, list] = {}  # a model's proxies share their rows: list them once
+        listed: dict[int, dict] = {}  # a model's proxies share their rows: list them once
         changes = []
         for label, rows_of in parts.items():
-            rows = rows_of[0]
-            if len(rows_of) > 1:  # several transactions: a row's last op wins
-                rows = {}
-                for part in rows_of:
+            rows, by = rows_of[0]
+            key = id(rows)
+            if len(rows_of) > 1:  # several transactions: a row's last op (and actor) wins
+                rows, by, key = {}, _Authors(), label
+                for part, actor in rows_of:
                     rows.update(part)
-            if id(rows) not in listed:
-                listed[id(rows)] = [[pk, op] for pk, op in rows.items()]
-            event = {"type": EVENT_TYPE, "model": label, "changes": listed[id(rows)]}
+                    by.made(part, actor)
+            if key not in listed:
+                listed[key] = {"changes": [[pk, op] for pk, op in rows.items()]}
+                listed[key].update(_Authors.of(rows, by))
+            event = {"type": EVENT_TYPE, "model": label, **listed[key]}
             changes.append(numbered(group_name(label), event))
         await _send_events(layer, changes + events)
+
+
+class _Authors:
+    """Who made each row's last change, when several transactions are merged: sent as
+    ``"actors": [actor, ...]`` and ``"by": {pk: index}`` (rows by nobody known left out)."""
+
+    def __init__(self) -> None:
+        self.actors: list[Actor] = []
+        self.by: dict[str, int] = {}
+
+    def made(self, rows: Mapping[str, str], actor: Actor | None) -> None:
+        if actor is None:
+            for pk in rows:
+                self.by.pop(pk, None)
+            return
+        if actor not in self.actors:
+            self.actors.append(actor)
+        index = self.actors.index(actor)
+        self.by.update(dict.fromkeys(rows, index))
+
+    @staticmethod
+    def of(rows: Mapping[str, str], by: _Authors | Actor | None) -> dict:
+        """The event fields saying who made ``rows``' changes (none if nobody is known)."""
+        if isinstance(by, _Authors):
+            return {"actors": by.actors, "by": by.by} if by.by else {}
+        return {"actors": [by], "by": dict.fromkeys(rows, 0)} if by else {}
 
 
 _publisher = Publisher(_send_batch, interval=PUBLISH_INTERVAL)

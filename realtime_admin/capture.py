@@ -20,7 +20,7 @@ from django.contrib.admin.sites import all_sites
 from django.db import connections, models, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from . import bus
+from . import actor, bus
 
 
 def _merge(old: str | None, new: str) -> str | None:
@@ -44,6 +44,7 @@ class Buffer:
     def __init__(self) -> None:
         self.changes: dict[tuple[str, ...], dict[str, str]] = {}
         self.labels: dict[type[models.Model], tuple[str, ...]] = {}
+        self.actor = actor.current()  # who makes this transaction's changes, if known
         # Set once run: a TestCase's captureOnCommitCallbacks(execute=True) runs callbacks
         # without replacing run_on_commit, and later changes need a buffer of their own.
         self.published = False
@@ -69,7 +70,10 @@ class Buffer:
 
     def publish(self) -> None:
         self.published = True
-        bus.publish({label: rows for labels, rows in self.changes.items() for label in labels})
+        bus.publish(
+            {label: rows for labels, rows in self.changes.items() for label in labels},
+            by=self.actor,
+        )
 
 
 def _current_buffer(connection) -> Buffer | None:
@@ -148,7 +152,7 @@ def record(
         buffer.add(model, pks, op)
     elif explicit or connection.get_autocommit():
         rows = {str(pk): op for pk in pks}
-        bus.publish({label: rows for label in live_labels(model)})
+        bus.publish({label: rows for label in live_labels(model)}, by=actor.current())
 
 
 def on_post_save(sender, instance, created, raw, using, **kwargs) -> None:

@@ -6,6 +6,8 @@ Frames from the browser::
      "since": 1764064800.5}                         # since: when the page was rendered
     {"type": "unsubscribe", "model": "shop.order"}
     {"type": "job", "id": 12}                       # follow a background job
+    {"type": "object", "model": "shop.order", "site": "admin", "pk": "7", "since": ...}
+                                                    # a change form: its object, and who is here
 
 Frames to the browser::
 
@@ -14,6 +16,14 @@ Frames to the browser::
     {"type": "resync", "model": "shop.order"}       # something was missed: re-fetch everything
     {"type": "job", "job": {"id": 12, "status": "running", "done": 3, "total": 40, ...}}
     {"type": "error", "message": "..."}             # a bad frame; the socket stays open
+    {"type": "object", "model": "shop.order", "pk": "7", "op": "updated",
+     "by": {"id": 3, "name": "Alice"} | null, "at": 1764064800.5}
+                                                    # op null: something may have changed
+    {"type": "presence", "model": "shop.order", "pk": "7" | null,
+     "users": [{"id": 3, "name": "Alice"}]}         # who else is on this page (not the user)
+
+A changelist's ``subscribe`` with ``"presence": true`` also tells who else is on that
+model's changelist.
 
 Nothing else: no row data, and on a model whose ModelAdmin has row-level rules
 (an overridden ``get_queryset``) not even the pk of a row the user may not see.
@@ -36,8 +46,10 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.sites import NotRegistered
+from django.contrib.admin.utils import unquote
 
-from . import auth, bus, conf
+from . import auth, bus, conf, presence
+from .actor import describe
 from .hub import hub_for
 from .permissions import has_row_rules, request_for, site_named, visible_pks
 
@@ -105,10 +117,29 @@ class Subscription:
         self.told_since = Recent(TOLD_KEPT)
 
 
+@dataclass
+class WatchedObject:
+    """A change form's object: its changes, and who else has it open."""
+
+    site: admin.AdminSite
+    model_admin: admin.ModelAdmin
+
+
+def is_pk(value) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def is_time(value) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
 class ChangelistConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.subscriptions: dict[str, Subscription] = {}
         self.jobs: set[int] = set()
+        self.objects: dict[tuple[str, str], WatchedObject] = {}
+        self.places: dict[str, tuple[str, str | None]] = {}  # presence place -> (label, pk)
+        self.rosters: dict[str, list] = {}  # presence place -> users last told
         self.seq = 0
         self.outbox: dict[str, dict[str, str]] = {}  # model label -> {pk: op} not sent yet
         self.flush_due: asyncio.Task | None = None
@@ -127,6 +158,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         # socket at the next re-check.
         session = self.scope.get("session")
         self.viewer = (getattr(session, "session_key", None), self.user.pk)
+        self.actor = describe(self.user)
         self.rechecking = asyncio.create_task(self.recheck_periodically())
 
     @staticmethod
@@ -153,11 +185,42 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
 
     async def leave_all(self) -> None:
         """Stop hearing anything, at once (before any await), whatever fails after."""
-        groups = [bus.group_name(label) for label in getattr(self, "subscriptions", {})]
+        labels = {
+            *getattr(self, "subscriptions", {}),
+            *(key[0] for key in getattr(self, "objects", {})),
+        }
+        groups = [bus.group_name(label) for label in labels]
         groups += [bus.job_group(job_id) for job_id in getattr(self, "jobs", ())]
-        self.subscriptions, self.jobs, self.outbox = {}, set(), {}
+        places = list(getattr(self, "places", ()))
+        self.subscriptions, self.jobs, self.outbox, self.objects, self.places = (
+            {},
+            set(),
+            {},
+            {},
+            {},
+        )
+        for place in places:
+            await self.hub.gone(place, self)
         for group in groups:
             await self.hub.leave(group, self)
+
+    async def stop_hearing(self, label: str) -> None:
+        """Leave a model's group once neither its changelist nor any of its objects is followed."""
+        if label not in self.subscriptions and not any(key[0] == label for key in self.objects):
+            await self.hub.leave(bus.group_name(label), self)
+
+    async def enter(self, label: str, pk: str | None) -> None:
+        """Be seen on this page (a changelist, or an object's change form), and see who is."""
+        place = presence.place_of(label, pk)
+        if place not in self.places:
+            self.places[place] = (label, pk)
+            await self.hub.here(place, self, self.actor)
+
+    async def exit(self, label: str, pk: str | None) -> None:
+        place = presence.place_of(label, pk)
+        if self.places.pop(place, None) is not None:
+            self.rosters.pop(place, None)
+            await self.hub.gone(place, self)
 
     async def end(self, code: int) -> None:
         """Stop sending at once, and close with ``code``."""
@@ -186,6 +249,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             "subscribe": self.subscribe,
             "unsubscribe": self.unsubscribe,
             "job": self.watch_job,
+            "object": self.watch_object,
         }
         handler = handlers.get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
@@ -211,8 +275,9 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             isinstance(label, str)
             and isinstance(site, str | None)
             and isinstance(shown, list)
-            and all(isinstance(pk, str | int) and not isinstance(pk, bool) for pk in shown)
-            and (since is None or (isinstance(since, int | float) and not isinstance(since, bool)))
+            and all(is_pk(pk) for pk in shown)
+            and is_time(since)
+            and isinstance(content.get("presence", False), bool)
         ):
             return await self.send_error("subscribe needs a model label and a list of shown pks.")
         if len(shown) > conf.get("MAX_REQUEST_PKS"):
@@ -239,6 +304,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             await self.hub.join(group, self)
         subscription.page_shows(shown)
         await self.send_json({"type": "subscribed", "model": label})
+        if content.get("presence"):
+            await self.enter(label, None)
         # Rows the page shows that its user may not see (any more), or that are gone and the
         # page was not told (deleted before this socket knew the page showed them, or before
         # the hub heard of it): they leave the page. The same answer for both, so a claimed
@@ -261,7 +328,38 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
     async def unsubscribe(self, content: dict) -> None:
         label = content.get("model")
         if isinstance(label, str) and self.subscriptions.pop(label, None) is not None:
-            await self.hub.leave(bus.group_name(label), self)
+            await self.exit(label, None)
+            await self.stop_hearing(label)
+
+    async def watch_object(self, content: dict) -> None:
+        """Follow one object for its change form: who changes it, and who else is on it."""
+        label, site, pk, since = (content.get(k) for k in ("model", "site", "pk", "since"))
+        if not (
+            isinstance(label, str) and isinstance(site, str | None) and is_pk(pk) and is_time(since)
+        ):
+            return await self.send_error("object needs a model label and a pk.")
+        pk = str(pk)
+        key = (label, pk)
+        if key not in self.objects and len(self.objects) >= MAX_SUBSCRIPTIONS:
+            return await self.send_error("Too many subscriptions.")
+        found, _ = await database_sync_to_async(self.authorize)(label, site or "admin", [])
+        if found is None or not await database_sync_to_async(self.may_see_object)(found[1], pk):
+            # The same answer for "no such object" and "not yours to see".
+            return await self.send_error(f"Cannot follow {label!r} {pk!r}.")
+        group = bus.group_name(label)
+        if key not in self.objects:
+            self.objects[key] = WatchedObject(*found)
+            await self.hub.join(group, self)
+            if since is not None and not self.hub.heard_everything_since(group, since):
+                await self.send_object_change(label, pk, None)  # the page checks for itself
+        await self.enter(label, pk)
+
+    def may_see_object(self, model_admin: admin.ModelAdmin, pk: str) -> bool:
+        """Whether the user may open this object's change form now (its row rules and
+        object permissions, as the change view checks them)."""
+        request = self.request()
+        obj = model_admin.get_object(request, unquote(pk))
+        return obj is not None and model_admin.has_view_or_change_permission(request, obj)
 
     async def watch_job(self, content: dict) -> None:
         """Follow a background job: its current state now, then every change."""
@@ -352,6 +450,11 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         for subscription in self.subscriptions.values():
             if not self.may_view(subscription.site, subscription.model_admin):
                 return CLOSE_FORBIDDEN
+        for (_, pk), watched in self.objects.items():
+            if not self.may_view(watched.site, watched.model_admin):
+                return CLOSE_FORBIDDEN
+            if not self.may_see_object(watched.model_admin, pk):
+                return CLOSE_FORBIDDEN
         for job in Job.objects.filter(pk__in=self.jobs):
             if not job.may_be_seen_by(self.user):
                 return CLOSE_FORBIDDEN
@@ -361,6 +464,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
 
     async def hub_event(self, event: dict) -> None:
         if event["type"] == bus.EVENT_TYPE:
+            if self.objects:
+                await self.forward_object_changes(event)
             await self.forward_changes(event)
         elif event["type"] == bus.JOB_EVENT_TYPE and event["job"]["id"] in self.jobs:
             await self.send_json({"type": "job", "job": event["job"]})
@@ -373,6 +478,46 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         for job_id in self.jobs:
             if bus.job_group(job_id) == group:
                 await self.send_job_state(job_id)
+        for label, pk in list(self.objects):
+            if bus.group_name(label) == group:
+                await self.send_object_change(label, pk, None)
+
+    async def hub_presence(self, place: str, users: list) -> None:
+        """Who is in a place of this socket: told to the page without its own user."""
+        if place not in self.places:
+            return
+        others = [user for user in users if user["id"] != self.actor["id"]]
+        if self.rosters.get(place) == others:
+            return
+        self.rosters[place] = others
+        label, pk = self.places[place]
+        await self.send_json({"type": "presence", "model": label, "pk": pk, "users": others})
+
+    async def forward_object_changes(self, event: dict) -> None:
+        """A batch from bus.publish: tell the change forms of the objects in it, with who made
+        the change; an object the user may no longer see is told as deleted, then dropped."""
+        label = event["model"]
+        ops = event.get("_ops")  # local to this process, never sent: one dict for all sockets
+        if ops is None:
+            ops = event["_ops"] = dict(map(tuple, event["changes"]))
+        for key in [key for key in self.objects if key[0] == label and key[1] in ops]:
+            pk, op = key[1], ops[key[1]]
+            watched = self.objects[key]
+            if op != bus.DELETED and not await database_sync_to_async(self.may_see_object)(
+                watched.model_admin, pk
+            ):
+                op = bus.DELETED  # the same answer for gone and no longer allowed
+            if op == bus.DELETED:
+                del self.objects[key]
+                await self.stop_hearing(label)
+            index = event.get("by", {}).get(pk)
+            by = event["actors"][index] if index is not None else None
+            await self.send_object_change(label, pk, op, by, event.get("at"))
+
+    async def send_object_change(self, label, pk, op, by=None, at=None) -> None:
+        await self.send_json(
+            {"type": "object", "model": label, "pk": pk, "op": op, "by": by, "at": at}
+        )
 
     async def forward_changes(self, event: dict) -> None:
         """A batch from bus.publish: forward what this user may see."""

@@ -26,12 +26,16 @@ import weakref
 from collections import defaultdict
 from typing import Protocol
 
-from . import bus, conf
+from . import bus, conf, presence
+from .actor import Actor
+from .presence import PresenceBook
 
 logger = logging.getLogger("realtime_admin")
 
 MARKER_TIMEOUT = 30.0  # seconds the marker may take to come back through a long queue
 RETRY_AFTER_ERROR = 1.0  # seconds to wait after the layer failed a receive
+# Heartbeats another process's presence announcement lasts without being renewed.
+PRESENCE_RENEWALS = 3
 
 
 class Member(Protocol):
@@ -40,6 +44,8 @@ class Member(Protocol):
     async def hub_event(self, event: dict) -> None: ...
 
     async def hub_lost(self, group: str) -> None: ...
+
+    async def hub_presence(self, place: str, users: list[Actor]) -> None: ...
 
 
 class Hub:
@@ -59,6 +65,8 @@ class Hub:
         self.tasks: list[asyncio.Task] = []
         self.starting = asyncio.Lock()
         self.probe_counter = itertools.count(1)
+        self.presence = PresenceBook()
+        self.presence_groups: dict[str, str] = {}  # group -> place, for the places joined
 
     async def join(self, group: str, member: Member) -> None:
         async with self.starting:
@@ -81,6 +89,74 @@ class Hub:
             self.complete_from.get(group, float("inf")) <= since
             and self.last_event_at.get(group, 0) < since
         )
+
+    # Presence (presence.py): who else looks at the same list or object
+
+    async def here(self, place: str, member: Member, user: Actor) -> None:
+        """``member``'s user is in ``place`` until ``gone``."""
+        group = presence.group_of(conf.get("GROUP_PREFIX"), place)
+        first = place not in self.presence.local
+        self.presence_groups[group] = place
+        await self.join(group, member)
+        if self.presence.join(place, member, user):
+            # The first of this process there asks the others for their users.
+            await self.announce(place, ask=first)
+            await self.tell_roster(place)
+        else:
+            await member.hub_presence(place, self.presence.roster(place))
+
+    async def gone(self, place: str, member: Member) -> None:
+        group = presence.group_of(conf.get("GROUP_PREFIX"), place)
+        changed = self.presence.leave(place, member)
+        if place not in self.presence.local:
+            self.presence_groups.pop(group, None)
+        if changed:
+            await self.announce(place)
+            await self.tell_roster(place)
+        await self.leave(group, member)
+
+    async def announce(self, place: str, ask: bool = False) -> None:
+        """Tell the other processes this one's users of ``place`` (none: it left)."""
+        if self.channel is None:
+            return
+        group = presence.group_of(conf.get("GROUP_PREFIX"), place)
+        event = {
+            "type": bus.PRESENCE_EVENT_TYPE,
+            "group": group,
+            "place": place,
+            "hub": self.channel,
+            "users": self.presence.local_users(place),
+            "ask": ask,
+        }
+        try:
+            await self.layer.group_send(group, event)
+        except Exception:  # e.g. Redis down: the next heartbeat announces again
+            logger.warning("realtime_admin: could not announce presence", exc_info=True)
+
+    async def heard_presence(self, event: dict) -> None:
+        place, hub = event["place"], event["hub"]
+        if hub == self.channel or place not in self.presence.local:
+            return
+        expires = time.monotonic() + PRESENCE_RENEWALS * conf.get("HEARTBEAT_INTERVAL")
+        if self.presence.heard(place, hub, event["users"], expires):
+            await self.tell_roster(place)
+        if event.get("ask"):
+            await self.announce(place)
+
+    async def tell_roster(self, place: str) -> None:
+        users = self.presence.roster(place)
+        for member in self.presence.members(place):
+            try:
+                await member.hub_presence(place, users)
+            except Exception:
+                logger.exception("realtime_admin: a socket failed to take a roster")
+
+    async def renew_presence(self) -> None:
+        """On each heartbeat: announce this process's users again, forget silent processes'."""
+        for place in self.presence.places():
+            await self.announce(place)
+        for place in self.presence.expire(time.monotonic()):
+            await self.tell_roster(place)
 
     async def leave(self, group: str, member: Member) -> None:
         members = self.members.get(group)
@@ -127,6 +203,8 @@ class Hub:
 
     async def dispatch(self, event: dict) -> None:
         group = event.get("group")
+        if event["type"] == bus.PRESENCE_EVENT_TYPE:
+            return await self.heard_presence(event)
         if event["type"] in (bus.PROBE_EVENT_TYPE, bus.MARKER_EVENT_TYPE):
             if event.get("hub") == self.channel and event.get("token") == self.probe_token:
                 if event["type"] == bus.MARKER_EVENT_TYPE:
@@ -181,6 +259,8 @@ class Hub:
         # message lost just now) is judged by its time against complete_from, not taken for
         # a second gap.
         self.last_seq.pop(group, None)
+        if group in self.presence_groups:  # other processes' users may have been missed
+            await self.announce(self.presence_groups[group], ask=True)
         await asyncio.gather(
             *(self.deliver_lost(member, group) for member in list(self.members.get(group, ())))
         )
@@ -194,6 +274,10 @@ class Hub:
     async def heartbeat(self) -> None:
         while True:
             await asyncio.sleep(conf.get("HEARTBEAT_INTERVAL"))
+            try:
+                await self.renew_presence()
+            except Exception:
+                logger.warning("realtime_admin: could not renew presence", exc_info=True)
             try:
                 await self.check()
             except Exception:

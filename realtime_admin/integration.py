@@ -1,11 +1,16 @@
 """How realtime_admin joins every ModelAdmin without any change to the user's code.
 
-Two stock methods are wrapped once, at app start:
+A few stock methods are wrapped once, at app start:
 
-- ``ModelAdmin.get_urls`` adds the refresh endpoint under each changelist. A subclass that
-  overrides ``get_urls`` and calls ``super()`` (the documented way) keeps it.
+- ``ModelAdmin.get_urls`` adds the refresh endpoint under each changelist and the status
+  endpoint of each change form. A subclass that overrides ``get_urls`` and calls ``super()``
+  (the documented way) keeps them.
 - ``AdminSite.register`` starts announcing deletes of each model it registers (capture.py
   connects its delete receiver per model, so unregistered models keep fast deletes).
+- ``AdminSite.admin_view`` runs every admin view as its user (actor.py), so that change
+  forms can say who changed their object.
+- ``ModelAdmin.get_form`` checks, when a live change form posts the version it was loaded
+  with, that the save does not overwrite someone else's changes unasked (versions.py).
 
 And ``ModelAdmin.get_actions`` hands ``async def`` actions over as sync functions that run
 them (async_admin.py).
@@ -20,29 +25,72 @@ from django.db.models.base import ModelBase
 from django.urls import path
 
 from . import capture
+from .actor import acting_as
 from .async_admin import install_async_actions
-from .views import URL_SUFFIX, changelist_refresh
+from .versions import VERSION_FIELD, versioned
+from .views import URL_SUFFIX, changelist_refresh, object_status
 
 
 def url_name(model_admin: ModelAdmin) -> str:
     return f"{model_admin.opts.app_label}_{model_admin.opts.model_name}_realtime"
 
 
+def object_url_name(model_admin: ModelAdmin) -> str:
+    return f"{url_name(model_admin)}_object"
+
+
 def install() -> None:
     _wrap_register()
     install_async_actions()
-    stock_get_urls = ModelAdmin.get_urls
-    if getattr(stock_get_urls, "realtime_admin", False):
+    _wrap(AdminSite, "admin_view", _admin_view)
+    _wrap(ModelAdmin, "get_form", _get_form)
+    _wrap(ModelAdmin, "get_urls", _get_urls)
+
+
+def _wrap(cls: type, name: str, make) -> None:
+    """Replace ``cls.name`` by ``make(stock)``, once."""
+    stock = getattr(cls, name)
+    if getattr(stock, "realtime_admin", False):
         return
+    wrapper = functools.wraps(stock)(make(stock))
+    wrapper.realtime_admin = True
+    setattr(cls, name, wrapper)
 
-    @functools.wraps(stock_get_urls)
+
+def _get_urls(stock):
     def get_urls(self: ModelAdmin):
-        view = functools.partial(changelist_refresh, model_admin=self)
-        live = path(URL_SUFFIX, self.admin_site.admin_view(view), name=url_name(self))
-        return [live, *stock_get_urls(self)]
+        admin_view = self.admin_site.admin_view
+        refresh = functools.partial(changelist_refresh, model_admin=self)
+        status = functools.partial(object_status, model_admin=self)
+        return [
+            path(URL_SUFFIX, admin_view(refresh), name=url_name(self)),
+            path(f"<path:object_id>/{URL_SUFFIX}", admin_view(status), name=object_url_name(self)),
+            *stock(self),
+        ]
 
-    get_urls.realtime_admin = True
-    ModelAdmin.get_urls = get_urls
+    return get_urls
+
+
+def _admin_view(stock):
+    def admin_view(self: AdminSite, view, cacheable=False):
+        @functools.wraps(view)
+        def as_its_user(request, *args, **kwargs):
+            with acting_as(request.user):
+                return view(request, *args, **kwargs)
+
+        return stock(self, as_its_user, cacheable)
+
+    return admin_view
+
+
+def _get_form(stock):
+    def get_form(self: ModelAdmin, request, obj=None, change=False, **kwargs):
+        form = stock(self, request, obj, change, **kwargs)
+        if request.method == "POST" and VERSION_FIELD in request.POST:
+            return versioned(form, self, request)
+        return form
+
+    return get_form
 
 
 def _wrap_register() -> None:

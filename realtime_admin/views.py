@@ -1,6 +1,7 @@
-"""The HTTP endpoint a live changelist tab calls to refresh itself.
+"""The HTTP endpoints live admin pages call: a changelist tab to refresh itself, a change
+form to learn what someone else changed.
 
-It is mounted under each changelist (``<changelist>/__live__/``), wrapped by
+The changelist's is mounted under each changelist (``<changelist>/__live__/``), wrapped by
 ``AdminSite.admin_view`` (staff login, CSRF) and answers through the ModelAdmin's own
 permission checks, so a tab never gets a row its user could not see on a reload. The
 querystring is always the tab's own (filters, search, ordering, page).
@@ -9,6 +10,12 @@ querystring is always the tab's own (filters, search, ordering, page).
   the tab how to bring its page up to date (see ``rows.changelist_state``).
 - ``GET``: the whole changelist page, rendered by the stock view, from which the tab takes
   its changelist region when the results table appears or disappears.
+
+The change form's (``<object id>/__live__/``) answers ``GET ?version=...`` (the version the
+form was loaded with, versions.py) with ``{"state": "same" | "changed" | "deleted",
+"version": ..., "fields": [{"name", "label", "value", "editable"}]}``: the fields the viewer's
+form shows whose saved value changed, and that value as text. "deleted" is also the answer
+when the viewer may no longer see the object: the same answer for both.
 """
 
 from __future__ import annotations
@@ -18,11 +25,12 @@ from itertools import chain
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.views.decorators.http import require_http_methods
 
-from . import conf, rows
+from . import conf, rows, versions
 
 URL_SUFFIX = "__live__/"
 
@@ -66,3 +74,38 @@ def changelist_refresh(request: HttpRequest, model_admin: admin.ModelAdmin) -> H
         # e.g. the tab's page number no longer exists: let it take the stock view's answer.
         state = {"region": True}
     return JsonResponse(state)
+
+
+@require_http_methods(["GET"])
+def object_status(
+    request: HttpRequest, object_id: str, model_admin: admin.ModelAdmin
+) -> HttpResponse:
+    if not model_admin.has_view_or_change_permission(request):
+        raise PermissionDenied
+    try:
+        loaded = versions.decode(request.GET.get("version", ""))
+    except ValueError:
+        return HttpResponseBadRequest("The version is damaged: reload the page.")
+    obj = model_admin.get_object(request, unquote(object_id))
+    if obj is None or not model_admin.has_view_or_change_permission(request, obj):
+        return JsonResponse({"state": "deleted"})
+    current = versions.version_of(model_admin, request, obj)
+    changed = versions.changed_fields(loaded, current)
+    editable = model_admin.has_change_permission(request, obj)
+    readonly = set(model_admin.get_readonly_fields(request, obj))
+    fields = [
+        {
+            "name": name,
+            "label": versions.label_of(obj, name),
+            "value": versions.display(model_admin, obj, name),
+            "editable": editable and name not in readonly,
+        }
+        for name in changed
+    ]
+    return JsonResponse(
+        {
+            "state": "changed" if changed else "same",
+            "version": versions.encode(current),
+            "fields": fields,
+        }
+    )

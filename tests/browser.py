@@ -75,6 +75,22 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
         if not cls._server_process.ready.wait(timeout=30):
             raise RuntimeError("the restarted server did not come up")
 
+    def another_server(self) -> str:
+        """A second daphne process on the same database and Redis, as a second server of a
+        deployment would be; its URL. It is stopped (``.kill()``-able) at the end of the test."""
+        application = partial(make_application, static_wrapper=self.static_wrapper)
+        with self.server_environment():
+            process = self.ProtocolServerProcess(
+                self.host, application, setup=set_database_connection
+            )
+            process.start()
+        self.addCleanup(process.join)
+        self.addCleanup(process.terminate)
+        if not process.ready.wait(timeout=30):
+            raise RuntimeError("the second server did not come up")
+        self.other_server = process
+        return f"http://{self.host}:{process.port.value}"
+
     @classmethod
     def tearDownClass(cls):
         cls.browser.close()
@@ -83,9 +99,13 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
             del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
         super().tearDownClass()
 
-    def open_as(self, user, path: str, color_scheme: str = "light", live=True, **context):
-        """A fresh browser context logged in as ``user``, on ``path``; it records every
-        websocket frame the page receives in ``page.frames_received``."""
+    def open_as(
+        self, user, path: str, color_scheme: str = "light", live=True, server=None, **context
+    ):
+        """A fresh browser context logged in as ``user``, on ``path`` (of ``server``, by
+        default the test's own); it records every websocket frame the page receives in
+        ``page.frames_received``."""
+        server = server or self.live_server_url
         client = Client()
         client.force_login(user)
         browser_context = self.browser.new_context(color_scheme=color_scheme, **context)
@@ -94,7 +114,7 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
                 {
                     "name": settings.SESSION_COOKIE_NAME,
                     "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                    "url": self.live_server_url,
+                    "url": server,
                 }
             ]
         )
@@ -122,7 +142,7 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
                 and page.console_errors.append(message.text)
             ),
         )
-        page.goto(self.live_server_url + path)
+        page.goto(server + path)
         if live:
             self.wait_until_live(page)
         return page

@@ -26,9 +26,9 @@ def superuser(username: str = "root"):
     return get_user_model().objects.create_superuser(username, f"{username}@example.com", "pw")
 
 
-def staff(username: str, *codenames: str):
+def staff(username: str, *codenames: str, **fields):
     """A staff user with the given shop permissions (e.g. "view_order")."""
-    user = get_user_model().objects.create_user(username, password="pw", is_staff=True)
+    user = get_user_model().objects.create_user(username, password="pw", is_staff=True, **fields)
     user.user_permissions.set(
         Permission.objects.filter(content_type__app_label="shop", codename__in=codenames)
     )

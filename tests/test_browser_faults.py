@@ -110,7 +110,7 @@ class ReconnectSpreadTests(FaultTestCase):
         up = time.monotonic()
         for page in tabs:
             page.wait_for_function(
-                "() => window.realtimeAdmin.socket.readyState === WebSocket.OPEN", timeout=30000
+                "() => window.realtimeAdmin.socket.isOpen", timeout=30000
             )
         # Each tab's last attempt is the one that got through: not all in the same 100 ms
         # (jittered backoff spreads them over a second or more).

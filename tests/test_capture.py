@@ -26,9 +26,23 @@ def flat(changes: dict) -> dict:
 @pytest.fixture
 def published(monkeypatch):
     """Every batch handed to the bus, as {(label, pk): op} dicts."""
-    batches = []
-    monkeypatch.setattr(bus, "publish", lambda changes: batches.append(flat(changes)))
+    batches = Batches()
+    monkeypatch.setattr(bus, "publish", batches.publish)
     return batches
+
+
+class Batches(list):
+    def __init__(self) -> None:
+        super().__init__()
+        self.actors = []  # who made each batch's changes
+
+    def clear(self) -> None:
+        super().clear()
+        self.actors.clear()
+
+    def publish(self, changes, by=None):
+        self.append(flat(changes))
+        self.actors.append(by)
 
 
 def test_a_committed_transaction_publishes_one_batch_for_all_its_changes(published):
@@ -229,3 +243,24 @@ def test_manual_transactions_are_announced_only_by_notify(published):
     finally:
         transaction.set_autocommit(True)
     assert published == [orders("created", order.pk)]
+
+
+def test_changes_name_who_made_them(published):
+    alice = factories.staff("alice", first_name="Alice", last_name="Liddell")
+    published.clear()
+    with realtime_admin.acting_as(alice):
+        with transaction.atomic():
+            order = factories.order()
+            order.save()
+        order.delete()  # outside a transaction: published at once, still as Alice
+    factories.order()  # nobody known: "another process"
+    expected = {"id": alice.pk, "name": "Alice Liddell"}
+    assert published.actors == [expected, expected, None]
+
+
+def test_a_username_names_a_user_without_a_full_name(published):
+    bob = factories.staff("bob")
+    published.clear()
+    with realtime_admin.acting_as(bob):
+        factories.order()
+    assert published.actors and all(a == {"id": bob.pk, "name": "bob"} for a in published.actors)

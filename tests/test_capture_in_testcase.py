@@ -11,7 +11,7 @@ from tests.test_capture import flat
 @pytest.mark.django_db
 def test_each_captured_block_gets_its_own_batch(monkeypatch, django_capture_on_commit_callbacks):
     batches = []
-    monkeypatch.setattr(bus, "publish", lambda changes: batches.append(flat(changes)))
+    monkeypatch.setattr(bus, "publish", lambda changes, by=None: batches.append(flat(changes)))
     with django_capture_on_commit_callbacks(execute=True) as first:
         one = factories.order()
     with django_capture_on_commit_callbacks(execute=True) as second:

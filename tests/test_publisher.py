@@ -116,18 +116,42 @@ def test_flush_times_out_while_a_batch_is_stuck():
     assert publisher.flush(5)
 
 
+ALICE, BOB = {"id": 1, "name": "Alice"}, {"id": 2, "name": "Bob"}
+
+
+async def test_one_transaction_names_its_maker_for_every_row():
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(bus.group_name("shop.order"), channel)
+    await bus._send_batch([(layer, "changes", ({"shop.order": {"1": bus.CREATED}}, ALICE))])
+    message = await asyncio.wait_for(layer.receive(channel), 1)
+    assert (message["actors"], message["by"]) == ([ALICE], {"1": 0})
+    await bus._send_batch([(layer, "changes", ({"shop.order": {"2": bus.CREATED}}, None))])
+    message = await asyncio.wait_for(layer.receive(channel), 1)
+    assert "actors" not in message and "by" not in message
+
+
 async def test_a_batch_merges_its_transactions_into_one_message_per_model_last_op_winning():
     layer = get_channel_layer()  # in-memory: sent on this loop
     channel = await layer.new_channel()
     await layer.group_add(bus.group_name("shop.order"), channel)
     await bus._send_batch(
         [
-            (layer, "changes", {"shop.order": {"1": bus.CREATED, "2": bus.UPDATED}}),
-            (layer, "changes", {"shop.order": {"1": bus.DELETED, "3": bus.CREATED}}),
+            (layer, "changes", ({"shop.order": {"1": bus.CREATED, "2": bus.UPDATED}}, ALICE)),
+            (layer, "changes", ({"shop.order": {"1": bus.DELETED, "3": bus.CREATED}}, None)),
+            (layer, "changes", ({"shop.order": {"4": bus.CREATED}}, BOB)),
         ]
     )
     message = await asyncio.wait_for(layer.receive(channel), 1)
-    assert message["changes"] == [["1", bus.DELETED], ["2", bus.UPDATED], ["3", bus.CREATED]]
+    assert message["changes"] == [
+        ["1", bus.DELETED],
+        ["2", bus.UPDATED],
+        ["3", bus.CREATED],
+        ["4", bus.CREATED],
+    ]
+    # Each row's last change names its maker; row 1's last change was by nobody known.
+    authors = {pk: message["actors"][index] for pk, index in message["by"].items()}
+    assert authors == {"2": ALICE, "4": BOB}
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(layer.receive(channel), 0.2)
 

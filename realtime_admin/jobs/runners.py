@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from .. import conf
+from ..actor import acting_as
 from .models import Job, stale_after
 from .progress import JobCancelled, JobContext
 from .selection import resolve
@@ -86,10 +87,11 @@ def execute(job_id: int) -> None:
             raise JobCancelled
         model_admin, function, request, queryset = resolve(job)
         context = JobContext(job, request.user)
-        if inspect.iscoroutinefunction(function):
-            result = async_to_sync(function)(model_admin, context, queryset)
-        else:
-            result = function(model_admin, context, queryset)
+        with acting_as(request.user):  # its changes are shown as made by who started it
+            if inspect.iscoroutinefunction(function):
+                result = async_to_sync(function)(model_admin, context, queryset)
+            else:
+                result = function(model_admin, context, queryset)
         status, outcome = Job.Status.SUCCEEDED, {"result": "" if result is None else str(result)}
     except JobCancelled:
         status = Job.Status.CANCELLED

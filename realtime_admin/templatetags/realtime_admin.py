@@ -3,11 +3,14 @@ from __future__ import annotations
 import time
 
 from django import template
+from django.contrib.admin.utils import quote
 from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils.html import format_html, json_script
 
 from .. import conf
-from ..integration import url_name
+from ..actor import describe
+from ..integration import object_url_name, url_name
+from ..versions import VERSION_FIELD, encode, version_of
 
 register = template.Library()
 
@@ -32,7 +35,7 @@ def realtime_admin_config(context) -> str:
     config = {
         "model": cl.opts.label_lower,
         "site": site.name,
-        "websocket": get_script_prefix() + conf.get("WEBSOCKET_PATH").lstrip("/"),
+        "websocket": _websocket_url(),
         "refreshUrl": refresh_url,
         "pks": [str(obj.pk) for obj in cl.result_list],
         "since": time.time() - RENDER_MARGIN,
@@ -67,6 +70,65 @@ def _runs_jobs(model_admin, request) -> bool:
         hasattr(function, "background_job_function")
         for _, _, function in actions_of(model_admin, request)
     )
+
+
+@register.simple_tag(takes_context=True)
+def realtime_admin_change_form_config(context) -> str:
+    """The JSON the change form script starts from: which object, where to listen, where to
+    ask what changed, and the version the form was loaded with."""
+    adminform, original = context.get("adminform"), context.get("original")
+    request = context.get("request")
+    if adminform is None or original is None or original.pk is None or context.get("add"):
+        return ""  # an add form: no object to watch yet
+    model_admin = adminform.model_admin
+    site = model_admin.admin_site
+    try:
+        status_url = reverse(
+            f"admin:{object_url_name(model_admin)}",
+            args=[quote(original.pk)],
+            current_app=site.name,
+        )
+    except NoReverseMatch:
+        return ""  # the ModelAdmin's URLs are not in the URLconf: the stock page, not live
+    user = describe(getattr(request, "user", None))
+    config = {
+        "model": original._meta.label_lower,
+        "pk": str(original.pk),
+        "site": site.name,
+        "name": str(original._meta.verbose_name),
+        "websocket": _websocket_url(),
+        "statusUrl": status_url,
+        "version": _version(context, adminform, original),
+        "user": user["id"] if user else None,
+        "since": time.time() - RENDER_MARGIN,
+    }
+    return json_script(config, "realtime-admin-change-form")
+
+
+@register.simple_tag(takes_context=True)
+def realtime_admin_version_input(context) -> str:
+    """The hidden input by which a save says which version of the object it was made on."""
+    adminform, original = context.get("adminform"), context.get("original")
+    if adminform is None or original is None or original.pk is None or context.get("add"):
+        return ""
+    version = _version(context, adminform, original)
+    return format_html('<input type="hidden" name="{}" value="{}">', VERSION_FIELD, version)
+
+
+def _version(context, adminform, original) -> str:
+    """The object's version as the form shows it, worked out once per page. After a refused
+    save, the instance holds the user's input: the form read the saved version before."""
+    cached = getattr(adminform, "realtime_admin_version", None)
+    if cached is None:
+        version = getattr(adminform.form, "realtime_admin_version", None)
+        if version is None:
+            version = version_of(adminform.model_admin, context.get("request"), original)
+        cached = adminform.realtime_admin_version = encode(version)
+    return cached
+
+
+def _websocket_url() -> str:
+    return get_script_prefix() + conf.get("WEBSOCKET_PATH").lstrip("/")
 
 
 @register.simple_tag(takes_context=True)

@@ -14,14 +14,7 @@
 
     const gettext = window.gettext || ((text) => text);
 
-    // Close codes after which retrying cannot help (see consumers.py).
-    const STOPPED = {
-        4401: "Live updates have stopped: your session has ended. Reload the page to log in again.",
-        4403: "Live updates have stopped: you no longer have access to these rows.",
-    };
     const FLASH_MS = 1600;
-    const RECONNECTING_AFTER_MS = 1500; // a quick reconnect shows nothing
-    const MAX_RETRY_MS = 30000;
     const MIN_REFRESH_INTERVAL_MS = 250; // a burst of notices becomes a few refreshes a second
     const MAX_CHANGED_PER_REFRESH = 200; // past this, re-read the whole page instead
 
@@ -93,7 +86,6 @@
             this.resyncWanted = false;
             this.running = false;
             this.stale = new Set(); // pks we could not show because the user is editing
-            this.retries = 0;
             this.connectedBefore = false;
             this.lastRefresh = 0;
             // A page with a failed list_editable POST holds the user's input: never patch it.
@@ -107,8 +99,25 @@
             document.addEventListener("input", (event) => this.noteEdit(event), true);
             document.addEventListener("change", (event) => this.noteEdit(event), true);
             document.addEventListener("click", (event) => this.choosePopupRow(event));
-            document.addEventListener("visibilitychange", () => this.onVisible());
-            this.connect();
+            this.presence = window.RealtimeAdminPresence && new window.RealtimeAdminPresence();
+            this.socket = new window.RealtimeAdminSocket(config.websocket, {
+                onOpen: (again) => {
+                    this.shownSent = null;
+                    this.sendShown();
+                    if (again) this.requestResync(); // we may have missed changes
+                    this.connectedBefore = true;
+                    this.emit("open");
+                },
+                onMessage: (message) => {
+                    try {
+                        this.onMessage(message);
+                    } catch (error) {
+                        warnOnce("bad message", error);
+                    }
+                },
+                onResume: () => this.requestResync(),
+                onStop: (text) => this.stop(text),
+            });
         }
 
         // For jobs.js: hear socket frames of a type ("open" when the socket (re)connects).
@@ -117,9 +126,7 @@
         }
 
         send(frame) {
-            if (this.socket && this.socket.readyState === WebSocket.OPEN) {
-                this.socket.send(JSON.stringify(frame));
-            }
+            this.socket.send(frame);
         }
 
         emit(type, message) {
@@ -178,100 +185,26 @@
             window.opener.dismissRelatedLookupPopup(window, link.dataset.popupOpener);
         }
 
-        connect() {
-            const url = new URL(this.config.websocket, location.href);
-            url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-            let socket;
-            try {
-                socket = new WebSocket(url);
-            } catch (error) {
-                warnOnce("cannot open the websocket", error);
-                return;
-            }
-            this.socket = socket;
-            socket.addEventListener("open", () => {
-                this.shownSent = null;
-                this.sendShown();
-                if (this.connectedBefore) this.requestResync(); // we may have missed changes
-                this.connectedBefore = true;
-                this.retries = 0;
-                this.showReconnecting(false);
-                this.emit("open");
-            });
-            socket.addEventListener("message", (event) => {
-                try {
-                    this.onMessage(JSON.parse(event.data));
-                } catch (error) {
-                    warnOnce("bad message", error);
-                }
-            });
-            socket.addEventListener("close", (event) => {
-                if (STOPPED[event.code]) return this.stop(gettext(STOPPED[event.code]));
-                // Exponential backoff with full jitter: the tabs of a restarted server come
-                // back spread over a second, then over longer and longer spans.
-                const delay = Math.min(MAX_RETRY_MS, 1000 * 2 ** this.retries) * (0.2 + Math.random());
-                this.retries += 1;
-                this.retryTimer = setTimeout(() => this.connect(), delay);
-                this.showReconnecting(true);
-            });
-        }
-
-        // Back to a tab that was hidden: whatever happened meanwhile, catch up now.
-        onVisible() {
-            if (document.visibilityState !== "visible" || this.stopped) return;
-            if (this.socket && this.socket.readyState === WebSocket.OPEN) {
-                this.requestResync();
-            } else if (this.socket && this.socket.readyState === WebSocket.CLOSED) {
-                clearTimeout(this.retryTimer); // no need to wait out the backoff
-                this.connect();
-            }
-        }
-
-        // A small "Reconnecting…" badge, shown only when the socket stays down for a moment.
-        showReconnecting(down) {
-            const badge = document.getElementById("ra-reconnecting");
-            if (!down) {
-                clearTimeout(this.reconnectingTimer);
-                this.reconnectingTimer = null;
-                if (badge) badge.remove();
-                return;
-            }
-            if (badge || this.reconnectingTimer) return; // failed retries do not restart the clock
-            this.reconnectingTimer = setTimeout(() => {
-                this.reconnectingTimer = null;
-                const element = document.createElement("div");
-                element.id = "ra-reconnecting";
-                element.setAttribute("role", "status");
-                element.textContent = gettext("Reconnecting…");
-                document.body.appendChild(element);
-            }, RECONNECTING_AFTER_MS);
-        }
-
         // The server will not take this socket again (logged out, access revoked): say so
         // once, and leave the page as it is.
         stop(text) {
-            this.stopped = true;
-            this.showReconnecting(false);
             this.notice("ra-stopped-notice", "error", text);
         }
 
         sendShown() {
             const shown = this.shownPks();
             const key = shown.join("\n");
-            if (key === this.shownSent || !this.socket || this.socket.readyState !== WebSocket.OPEN) {
-                return;
-            }
+            if (key === this.shownSent || !this.socket.isOpen) return;
             this.shownSent = key;
-            this.socket.send(
-                JSON.stringify({
-                    type: "subscribe",
-                    model: this.config.model,
-                    site: this.config.site,
-                    shown: shown,
-                    // When the rows were read: the server tells us if we missed changes since.
-                    since: this.connectedBefore ? undefined : this.config.since,
-                }),
-            );
+            this.socket.send({
+                type: "subscribe",
+                model: this.config.model,
+                site: this.config.site,
+                shown: shown,
+                // When the rows were read: the server tells us if we missed changes since.
+                since: this.connectedBefore ? undefined : this.config.since,
+                presence: Boolean(this.presence),
+            });
         }
 
         onMessage(message) {
@@ -280,6 +213,8 @@
                 this.schedule();
             } else if (message.type === "resync" && message.model === this.config.model) {
                 this.requestResync();
+            } else if (message.type === "presence" && message.model === this.config.model && !message.pk) {
+                if (this.presence) this.presence.show(message.users);
             } else if (message.type === "error") {
                 warnOnce(message.message);
             } else {

@@ -1,0 +1,98 @@
+"""Who is looking at what: the bookkeeping behind "who else is here".
+
+A *place* is a changelist (``"shop.order"``) or one object's change form
+(``"shop.order:42"``). Each server process's hub (hub.py) keeps a ``PresenceBook``: the users
+of its own sockets in each place, and the users that other processes' hubs announced there.
+Hubs announce their users of a place through the channel layer when they change and on every
+heartbeat; an announcement not renewed in time expires, so the users of a crashed process
+disappear within a few heartbeats. A tab that closes leaves at once.
+
+Only server processes see places and names; a socket is told the roster of a place only
+after the consumer checked that its user may view that place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Hashable
+
+from .actor import Actor
+
+
+def place_of(label: str, pk: str | None = None) -> str:
+    return label if pk is None else f"{label}:{pk}"
+
+
+def group_of(prefix: str, place: str) -> str:
+    """The channel-layer group of a place: group names allow few characters, pks any."""
+    return f"{prefix}.presence.{hashlib.blake2b(place.encode(), digest_size=10).hexdigest()}"
+
+
+def _distinct(users) -> list[Actor]:
+    """Each user once (several tabs are one person), in name order."""
+    by_id = {user["id"]: user for user in users}
+    return sorted(by_id.values(), key=lambda user: (str(user["name"]).lower(), str(user["id"])))
+
+
+class PresenceBook:
+    def __init__(self) -> None:
+        self.local: dict[str, dict[Hashable, Actor]] = defaultdict(dict)  # place -> member -> user
+        # place -> announcing hub -> (its users there, when that announcement expires)
+        self.remote: dict[str, dict[str, tuple[list[Actor], float]]] = defaultdict(dict)
+
+    def join(self, place: str, member: Hashable, user: Actor) -> bool:
+        """A socket of this process is in ``place``; whether this process's users there changed."""
+        before = self.local_users(place)
+        self.local[place][member] = user
+        return self.local_users(place) != before
+
+    def leave(self, place: str, member: Hashable) -> bool:
+        members = self.local.get(place)
+        if not members or member not in members:
+            return False
+        before = self.local_users(place)
+        del members[member]
+        if not members:  # this process stops listening there: what it heard goes stale
+            del self.local[place]
+            self.remote.pop(place, None)
+        return self.local_users(place) != before
+
+    def heard(self, place: str, hub: str, users: list[Actor], expires: float) -> bool:
+        """Another process's hub announced its users of ``place``; whether the roster changed."""
+        before = self.roster(place)
+        if users:
+            self.remote[place][hub] = (_distinct(users), expires)
+        else:
+            self.remote[place].pop(hub, None)
+            if not self.remote[place]:
+                del self.remote[place]
+        return self.roster(place) != before
+
+    def expire(self, now: float) -> list[str]:
+        """Forget announcements not renewed by ``now``; the places whose roster changed."""
+        changed = []
+        for place in list(self.remote):
+            before = self.roster(place)
+            hubs = self.remote[place]
+            for hub in [hub for hub, (_, expires) in hubs.items() if expires <= now]:
+                del hubs[hub]
+            if not hubs:
+                del self.remote[place]
+            if self.roster(place) != before:
+                changed.append(place)
+        return changed
+
+    def local_users(self, place: str) -> list[Actor]:
+        return _distinct(self.local.get(place, {}).values())
+
+    def roster(self, place: str) -> list[Actor]:
+        """Everyone in ``place`` as far as this process knows, each user once."""
+        remote = [user for users, _ in self.remote.get(place, {}).values() for user in users]
+        return _distinct([*self.local.get(place, {}).values(), *remote])
+
+    def members(self, place: str) -> list[Hashable]:
+        return list(self.local.get(place, ()))
+
+    def places(self) -> list[str]:
+        return list(self.local)

@@ -1,0 +1,64 @@
+/* realtime_admin: "who else is here", as small initials under the page title with each
+ * person's name on hover (and for screen readers). The server sends the roster of the page
+ * without the viewer; an empty roster hides the row.
+ */
+"use strict";
+{
+    const gettext = window.gettext || ((text) => text);
+
+    function initials(name) {
+        const words = String(name).trim().split(/\s+/).filter(Boolean);
+        const letters = words.length > 1 ? [words[0], words[words.length - 1]] : words;
+        return letters.map((word) => Array.from(word)[0].toUpperCase()).join("") || "?";
+    }
+
+    // A steady colour per person, so the same face keeps its colour across pages.
+    function hue(id) {
+        let hash = 0;
+        for (const char of String(id)) hash = (hash * 31 + char.codePointAt(0)) % 360;
+        return hash;
+    }
+
+    class Presence {
+        constructor() {
+            this.element = document.createElement("div");
+            this.element.className = "ra-presence";
+            this.element.hidden = true;
+            const label = document.createElement("span");
+            label.className = "ra-presence-label";
+            label.textContent = gettext("Also here:");
+            this.list = document.createElement("ul");
+            this.list.setAttribute("aria-label", gettext("Also here"));
+            this.element.append(label, this.list);
+            const title = document.querySelector("#content > h1");
+            if (title) {
+                title.after(this.element);
+            } else {
+                document.getElementById("content")?.prepend(this.element);
+            }
+        }
+
+        show(users) {
+            this.list.replaceChildren(
+                ...users.map((user) => {
+                    const item = document.createElement("li");
+                    item.className = "ra-avatar";
+                    item.title = user.name;
+                    item.dataset.userId = user.id;
+                    item.style.setProperty("--ra-avatar-hue", hue(user.id));
+                    const letters = document.createElement("span");
+                    letters.setAttribute("aria-hidden", "true");
+                    letters.textContent = initials(user.name);
+                    const name = document.createElement("span");
+                    name.className = "visually-hidden";
+                    name.textContent = user.name;
+                    item.append(letters, name);
+                    return item;
+                }),
+            );
+            this.element.hidden = users.length === 0;
+        }
+    }
+
+    window.RealtimeAdminPresence = Presence;
+}

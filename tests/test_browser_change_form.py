@@ -1,0 +1,131 @@
+"""The live change form and presence in a real browser: two users in two browser contexts,
+on two server processes sharing one database and one Redis."""
+
+import pytest
+
+from tests import factories
+from tests.browser import LiveAdminTestCase
+from tests.conftest import OtherProcess
+
+pytestmark = pytest.mark.browser
+
+ORDERS = "/admin/shop/order/"
+
+
+def wait_for_frame(page, kind: str, timeout_ms: int = 10000) -> None:
+    for _ in range(timeout_ms // 25):
+        if any(f'"type": "{kind}"' in frame for frame in page.frames_received):
+            return
+        page.wait_for_timeout(25)
+    raise AssertionError(f"no {kind} frame; frames: {page.frames_received}")
+
+
+def avatars(page) -> list[str]:
+    return page.eval_on_selector_all(".ra-presence li", "items => items.map(i => i.title)")
+
+
+class ChangeFormTests(LiveAdminTestCase):
+    server_env = {"RA_TEST_HEARTBEAT_INTERVAL": "1"}
+    # Saves write log entries naming content types, which a server process caches: after
+    # the flush between tests, they must come back with the same ids.
+    reset_sequences = True
+
+    def setUp(self):
+        self.alice = factories.superuser("alice")
+        self.alice.first_name, self.alice.last_name = "Alice", "Liddell"
+        self.alice.save()
+        self.bob = factories.superuser("bob")
+        self.bob.first_name, self.bob.last_name = "Bob", "Marley"
+        self.bob.save()
+        self.order = factories.order(number="A-1", status="new", amount="10.00")
+
+    def open_form(self, user, server=None):
+        page = self.open_as(user, f"{ORDERS}{self.order.pk}/change/", live=False, server=server)
+        wait_for_frame(page, "presence")
+        return page
+
+    def test_two_users_on_two_servers_see_each_other_and_each_others_changes(self):
+        second = self.another_server()
+        alice = self.open_form(self.alice)
+        bob = self.open_form(self.bob, server=second)
+
+        # Presence, across the two server processes.
+        alice.wait_for_function("() => document.querySelectorAll('.ra-presence li').length === 1")
+        bob.wait_for_function("() => document.querySelectorAll('.ra-presence li').length === 1")
+        assert avatars(alice) == ["Bob Marley"]
+        assert avatars(bob) == ["Alice Liddell"]
+        assert alice.inner_text(".ra-presence li span[aria-hidden]") == "BM"
+
+        # Alice types; Bob changes the status and saves on the other server.
+        alice.fill("#id_amount", "99.00")
+        bob.select_option("#id_status", "shipped")
+        bob.click("input[name=_continue]")
+        bob.wait_for_selector(".messagelist .success")
+
+        banner = alice.wait_for_selector("#ra-change-banner .ra-banner")
+        text = banner.inner_text()
+        assert "This order was changed by Bob Marley" in text
+        assert "Changed: Status." in text
+        assert alice.input_value("#id_amount") == "99.00"  # her input is untouched
+        assert alice.get_attribute("#ra-change-banner", "aria-live") == "polite"
+
+        # Compare: under the status field, what is saved now.
+        alice.click(".ra-compare")
+        assert alice.inner_text(".field-status .ra-saved-value") == "Saved now: Shipped"
+        assert alice.input_value("#id_status") == "new"  # her form still shows what she loaded
+
+        # Saving over Bob's change is refused once, with her input kept...
+        alice.click("input[name=_continue]")
+        error = alice.wait_for_selector(".errornote ~ ul.errorlist, ul.errorlist.nonfield")
+        assert "Someone else changed this order since you opened it: Status." in error.inner_text()
+        assert alice.input_value("#id_amount") == "99.00"
+        self.order.refresh_from_db()
+        assert (self.order.status, str(self.order.amount)) == ("shipped", "10.00")
+        # ...and saving again overwrites it, knowingly.
+        alice.click("input[name=_continue]")
+        alice.wait_for_selector(".messagelist .success")
+        self.order.refresh_from_db()
+        assert (self.order.status, str(self.order.amount)) == ("new", "99.00")
+
+        # Bob's page heard of Alice's save in turn, naming her.
+        bob.wait_for_function(
+            "() => (document.querySelector('#ra-change-banner .ra-banner-text') || {})"
+            ".textContent?.includes('Alice Liddell')"
+        )
+        # Bob leaves: Alice's row of faces empties within seconds.
+        bob.context.close()
+        alice.wait_for_selector(".ra-presence", state="hidden", timeout=5000)
+        assert alice.console_errors == []
+
+    def test_changes_from_a_script_and_a_delete(self):
+        writer = OtherProcess()  # a worker or cron job: its own process, no user
+        self.addCleanup(writer.close)
+        alice = self.open_form(self.alice)
+        writer("update", pk=self.order.pk, amount="12.00")
+        banner = alice.wait_for_selector("#ra-change-banner .ra-banner")
+        assert "changed by another process" in banner.inner_text()
+        assert "Changed: Amount." in banner.inner_text()
+        writer("delete", pk=self.order.pk)
+        alice.wait_for_function(
+            "() => document.querySelector('#ra-change-banner .ra-banner-text')"
+            ".textContent.includes('was deleted by another process')"
+        )
+        assert alice.is_hidden(".ra-reload") and alice.is_hidden(".ra-compare")
+
+    def test_a_server_that_crashes_takes_its_users_away_within_seconds(self):
+        second = self.another_server()
+        alice = self.open_form(self.alice)
+        self.open_form(self.bob, server=second)
+        alice.wait_for_function("() => document.querySelectorAll('.ra-presence li').length === 1")
+        self.other_server.kill()  # no goodbye: its announcements just stop
+        # Expired after 3 missed heartbeats of 1 s (here), plus the check's own heartbeat.
+        alice.wait_for_selector(".ra-presence", state="hidden", timeout=8000)
+
+    def test_presence_on_the_changelist_in_dark_mode(self):
+        alice = self.open_as(self.alice, ORDERS, color_scheme="dark")
+        bob = self.open_as(self.bob, ORDERS)
+        alice.wait_for_function("() => document.querySelectorAll('.ra-presence li').length === 1")
+        assert avatars(alice) == ["Bob Marley"]
+        # Bob on the change form is elsewhere: not on the list any more.
+        bob.goto(self.live_server_url + f"{ORDERS}{self.order.pk}/change/")
+        alice.wait_for_selector(".ra-presence", state="hidden", timeout=5000)

@@ -1,0 +1,190 @@
+"""A live change form: the version it carries, the status endpoint that says what someone
+else changed, and the check that a save does not overwrite their changes unasked."""
+
+import json
+import re
+
+import pytest
+from shop.models import Order
+
+from realtime_admin.versions import VERSION_FIELD, decode
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+ORDERS = "/admin/shop/order/"
+
+
+def loaded(client, order) -> tuple[str, dict]:
+    """The change form's hidden version and its script config, as a browser would load them."""
+    html = client.get(f"{ORDERS}{order.pk}/change/").content.decode()
+    version = re.search(rf'name="{VERSION_FIELD}" value="([^"]*)"', html).group(1)
+    config = re.search(
+        r'<script id="realtime-admin-change-form" type="application/json">(.*?)</script>', html
+    ).group(1)
+    return version, json.loads(config)
+
+
+def status(client, order, version: str):
+    return client.get(f"{ORDERS}{order.pk}/__live__/", {"version": version})
+
+
+def form_data(order, version: str | None, **changes) -> dict:
+    data = {
+        "number": order.number,
+        "customer": order.customer_id,
+        "status": order.status,
+        "amount": str(order.amount),
+        "owner": order.owner_id or "",
+        "created_at_0": order.created_at.strftime("%Y-%m-%d"),
+        "created_at_1": order.created_at.strftime("%H:%M:%S"),
+        **changes,
+    }
+    if version is not None:
+        data[VERSION_FIELD] = version
+    return data
+
+
+@pytest.fixture
+def root_client(client):
+    root = factories.superuser()
+    client.force_login(root)
+    client.user = root
+    return client
+
+
+def test_the_change_form_carries_its_version_and_config(root_client):
+    order = factories.order()
+    version, config = loaded(root_client, order)
+    assert set(decode(version)) >= {"number", "customer", "status", "amount", "owner", "tags"}
+    assert config["pk"] == str(order.pk)
+    assert config["model"] == "shop.order"
+    assert config["version"] == version
+    assert config["user"] == root_client.user.pk
+    assert config["statusUrl"] == f"{ORDERS}{order.pk}/__live__/"
+
+
+def test_the_add_form_is_not_live(root_client):
+    html = root_client.get(f"{ORDERS}add/").content.decode()
+    assert VERSION_FIELD not in html
+    assert "realtime-admin-change-form" not in html
+
+
+def test_status_lists_the_fields_changed_since_the_version_with_their_saved_value(root_client):
+    order = factories.order(status="new")
+    version, _ = loaded(root_client, order)
+    assert status(root_client, order, version).json()["state"] == "same"
+    Order.objects.filter(pk=order.pk).update(status="shipped")
+    answer = status(root_client, order, version).json()
+    assert answer["state"] == "changed"
+    assert answer["fields"] == [
+        {"name": "status", "label": "Status", "value": "Shipped", "editable": True}
+    ]
+    assert answer["version"] != version
+
+
+def test_status_of_a_deleted_object_or_one_out_of_reach_is_the_same_answer(client):
+    alice = factories.staff("alice", "view_order", "change_order")
+    mine = factories.order(owner=alice)
+    theirs = factories.order()
+    client.force_login(alice)
+    version, _ = loaded(client, mine)
+    # Another's order (row rules) and a deleted one: "deleted", nothing else said.
+    assert status(client, theirs, version).json() == {"state": "deleted"}
+    mine.delete()
+    assert status(client, mine, version).json() == {"state": "deleted"}
+
+
+def test_status_names_only_fields_the_viewer_sees(client, settings):
+    viewer = factories.staff("viewer", "view_customer")
+    customer = factories.customer()
+    client.force_login(viewer)
+    html = client.get(f"/admin/shop/customer/{customer.pk}/change/").content.decode()
+    config = json.loads(
+        re.search(
+            r'<script id="realtime-admin-change-form" type="application/json">(.*?)</script>', html
+        ).group(1)
+    )
+    customer.city = "Paris"
+    customer.save()
+    url = f"/admin/shop/customer/{customer.pk}/__live__/"
+    answer = client.get(url, {"version": config["version"]}).json()
+    assert [field["name"] for field in answer["fields"]] == ["city"]
+    assert answer["fields"][0]["editable"] is False  # the viewer may only look
+
+
+def test_a_damaged_version_is_a_clear_400_and_changes_nothing(root_client):
+    order = factories.order()
+    response = status(root_client, order, "status:zz,<script>")
+    assert response.status_code == 400
+    assert b"reload" in response.content
+
+
+def test_status_needs_the_model_view_permission(client):
+    nobody = factories.staff("nobody")
+    order = factories.order()
+    client.force_login(nobody)
+    assert status(client, order, "").status_code == 403
+
+
+def test_saving_over_someone_elses_change_is_refused_once_keeping_the_input(root_client):
+    order = factories.order(status="new", amount="10.00")
+    version, _ = loaded(root_client, order)
+    Order.objects.filter(pk=order.pk).update(status="shipped")  # someone else, meanwhile
+    mine = form_data(order, version, amount="99.00")  # my edit, on the old status
+    response = root_client.post(f"{ORDERS}{order.pk}/change/", mine)
+    assert response.status_code == 200  # re-rendered, not saved
+    html = response.content.decode()
+    assert "Someone else changed this order since you opened it: Status." in html
+    assert 'value="99.00"' in html  # my input is kept
+    order.refresh_from_db()
+    assert (order.status, str(order.amount)) == ("shipped", "10.00")
+    # Saving again, now with the version the refused page carries, overwrites knowingly.
+    new_version = re.search(rf'name="{VERSION_FIELD}" value="([^"]*)"', html).group(1)
+    assert new_version != version
+    response = root_client.post(f"{ORDERS}{order.pk}/change/", {**mine, VERSION_FIELD: new_version})
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert (order.status, str(order.amount)) == ("new", "99.00")
+
+
+def test_a_save_on_the_current_version_or_without_one_is_the_stock_save(root_client):
+    order = factories.order(status="new")
+    version, _ = loaded(root_client, order)
+    response = root_client.post(
+        f"{ORDERS}{order.pk}/change/", form_data(order, version, status="paid")
+    )
+    assert response.status_code == 302
+    # A form posted without the hidden input (a page from before the app, a script): no check.
+    Order.objects.filter(pk=order.pk).update(status="shipped")
+    response = root_client.post(f"{ORDERS}{order.pk}/change/", form_data(order, None, status="new"))
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.status == "new"
+
+
+def test_a_damaged_version_on_save_is_a_form_error_that_keeps_the_input(root_client):
+    order = factories.order(status="new")
+    response = root_client.post(
+        f"{ORDERS}{order.pk}/change/", form_data(order, "garbage!", amount="42.00")
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "version marker is damaged" in html
+    assert 'value="42.00"' in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changes_made_in_the_admin_name_their_user(root_client, monkeypatch):
+    from realtime_admin import bus
+
+    published = []
+    monkeypatch.setattr(bus, "publish", lambda changes, by=None: published.append(by))
+    order = factories.order(status="new")
+    published.clear()
+    version, _ = loaded(root_client, order)
+    response = root_client.post(
+        f"{ORDERS}{order.pk}/change/", form_data(order, version, status="paid")
+    )
+    assert response.status_code == 302
+    assert published and published[0] == {"id": root_client.user.pk, "name": "root"}
