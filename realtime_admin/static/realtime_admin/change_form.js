@@ -66,8 +66,9 @@
             const region = document.createElement("div");
             region.id = "ra-change-banner";
             region.setAttribute("aria-live", "polite");
-            const main = document.getElementById("content-main");
-            if (main) main.prepend(region);
+            // Just above the form: below the object tools, which Django 5.2 floats there.
+            if (this.form) this.form.before(region);
+            else document.getElementById("content-main")?.prepend(region);
             return region;
         }
 

@@ -15,8 +15,8 @@
     // A steady colour per person, so the same face keeps its colour across pages.
     function hue(id) {
         let hash = 0;
-        for (const char of String(id)) hash = (hash * 31 + char.codePointAt(0)) % 360;
-        return hash;
+        for (const char of String(id)) hash = (hash * 31 + char.codePointAt(0)) % 100003;
+        return Math.round(hash * 137.508) % 360; // the golden angle: near ids, far hues
     }
 
     class Presence {
@@ -30,9 +30,13 @@
             this.list = document.createElement("ul");
             this.list.setAttribute("aria-label", gettext("Also here"));
             this.element.append(label, this.list);
-            const title = document.querySelector("#content > h1");
-            if (title) {
-                title.after(this.element);
+            // Under the page's title and subtitle (inside Django 6's .titles block).
+            const titles = document.querySelector("#content .titles");
+            const headings = document.querySelectorAll("#content > h1, #content > h2");
+            if (titles) {
+                titles.append(this.element);
+            } else if (headings.length) {
+                headings[headings.length - 1].after(this.element);
             } else {
                 document.getElementById("content")?.prepend(this.element);
             }
