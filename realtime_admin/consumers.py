@@ -46,7 +46,6 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.sites import NotRegistered
-from django.contrib.admin.utils import unquote
 
 from . import auth, bus, conf, presence
 from .actor import describe
@@ -350,7 +349,10 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         if key not in self.objects:
             self.objects[key] = WatchedObject(*found)
             await self.hub.join(group, self)
-            if since is not None and not self.hub.heard_everything_since(group, since):
+            if since is not None and (
+                # Under row rules, whether anything at all changed is not this user's to learn.
+                has_row_rules(found[1]) or not self.hub.heard_everything_since(group, since)
+            ):
                 await self.send_object_change(label, pk, None)  # the page checks for itself
         await self.enter(label, pk)
 
@@ -358,7 +360,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         """Whether the user may open this object's change form now (its row rules and
         object permissions, as the change view checks them)."""
         request = self.request()
-        obj = model_admin.get_object(request, unquote(pk))
+        obj = model_admin.get_object(request, pk)  # the raw pk, as pages and events give it
         return obj is not None and model_admin.has_view_or_change_permission(request, obj)
 
     async def watch_job(self, content: dict) -> None:
@@ -509,6 +511,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
                 op = bus.DELETED  # the same answer for gone and no longer allowed
             if op == bus.DELETED:
                 del self.objects[key]
+                await self.exit(label, pk)
                 await self.stop_hearing(label)
             index = event.get("by", {}).get(pk)
             by = event["actors"][index] if index is not None else None

@@ -178,15 +178,20 @@ class Hub:
                 logger.warning("realtime_admin: could not leave %s", group, exc_info=True)
 
     def stop(self) -> None:
+        # The last socket may leave from inside the listener (a deleted object it followed):
+        # that task ends by itself once it sees the channel is no longer its own.
+        current = asyncio.current_task()
         for task in self.tasks:
-            task.cancel()
+            if task is not current:
+                task.cancel()
         self.tasks = []
         self.channel = None
 
     async def listen(self) -> None:
-        while True:
+        channel = self.channel
+        while self.channel == channel:
             try:
-                event = await self.layer.receive(self.channel)
+                event = await self.layer.receive(channel)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -272,8 +277,11 @@ class Hub:
             logger.exception("realtime_admin: a socket failed to resync %s", group)
 
     async def heartbeat(self) -> None:
+        channel = self.channel
         while True:
             await asyncio.sleep(conf.get("HEARTBEAT_INTERVAL"))
+            if self.channel != channel:
+                return
             try:
                 await self.renew_presence()
             except Exception:

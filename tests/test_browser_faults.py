@@ -109,9 +109,7 @@ class ReconnectSpreadTests(FaultTestCase):
         self.restart_server()
         up = time.monotonic()
         for page in tabs:
-            page.wait_for_function(
-                "() => window.realtimeAdmin.socket.isOpen", timeout=30000
-            )
+            page.wait_for_function("() => window.realtimeAdmin.socket.isOpen", timeout=30000)
         # Each tab's last attempt is the one that got through: not all in the same 100 ms
         # (jittered backoff spreads them over a second or more).
         back = sorted(log[-1] for log in attempts)
