@@ -208,15 +208,23 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         if label not in self.subscriptions and not any(key[0] == label for key in self.objects):
             await self.hub.leave(bus.group_name(label), self)
 
+    @staticmethod
+    def place(label: str, pk: str | None) -> str:
+        """Where presence is counted: a changelist is a place of its own; an object is one
+        place whichever admin shows it (its model's, or a proxy's)."""
+        if pk is not None:
+            label = apps.get_model(label)._meta.concrete_model._meta.label_lower
+        return presence.place_of(label, pk)
+
     async def enter(self, label: str, pk: str | None) -> None:
         """Be seen on this page (a changelist, or an object's change form), and see who is."""
-        place = presence.place_of(label, pk)
+        place = self.place(label, pk)
         if place not in self.places:
             self.places[place] = (label, pk)
             await self.hub.here(place, self, self.actor)
 
     async def exit(self, label: str, pk: str | None) -> None:
-        place = presence.place_of(label, pk)
+        place = self.place(label, pk)
         if self.places.pop(place, None) is not None:
             self.rosters.pop(place, None)
             await self.hub.gone(place, self)

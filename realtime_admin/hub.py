@@ -67,6 +67,7 @@ class Hub:
         self.probe_counter = itertools.count(1)
         self.presence = PresenceBook()
         self.presence_groups: dict[str, str] = {}  # group -> place, for the places joined
+        self.lingering: set[asyncio.Task] = set()  # users shown a little after they left
 
     async def join(self, group: str, member: Member) -> None:
         async with self.starting:
@@ -75,6 +76,7 @@ class Hub:
                 self.tasks = [
                     asyncio.create_task(self.listen()),
                     asyncio.create_task(self.heartbeat()),
+                    asyncio.create_task(self.keep_presence()),
                 ]
         first = not self.members[group]
         self.members[group].add(member)
@@ -106,14 +108,35 @@ class Hub:
             await member.hub_presence(place, self.presence.roster(place))
 
     async def gone(self, place: str, member: Member) -> None:
+        """``member`` left ``place``: its user is shown for ``PRESENCE_GRACE`` seconds more
+        unless they come back (a reconnect), and the hub keeps listening there meanwhile."""
+        grace = float(conf.get("PRESENCE_GRACE"))
+        if self.presence.leave(place, member, time.monotonic() + grace if grace else 0.0):
+            await self.told_changes([place])
+        if not grace:
+            return await self.left_place(place, member)
+        task = asyncio.create_task(self.after_grace(place, member, grace))
+        self.lingering.add(task)  # (kept alive until done)
+        task.add_done_callback(self.lingering.discard)
+
+    async def after_grace(self, place: str, member: Member, grace: float) -> None:
+        await asyncio.sleep(grace)
+        try:
+            await self.told_changes(self.presence.sweep(time.monotonic()))
+        finally:
+            await self.left_place(place, member)
+
+    async def left_place(self, place: str, member: Member) -> None:
         group = presence.group_of(conf.get("GROUP_PREFIX"), place)
-        changed = self.presence.leave(place, member)
-        if place not in self.presence.local:
+        if place not in self.presence.places():
             self.presence_groups.pop(group, None)
-        if changed:
+        await self.leave(group, member)
+
+    async def told_changes(self, places: list[str]) -> None:
+        """This process's users of ``places`` changed: tell the others and our sockets."""
+        for place in places:
             await self.announce(place)
             await self.tell_roster(place)
-        await self.leave(group, member)
 
     async def announce(self, place: str, ask: bool = False) -> None:
         """Tell the other processes this one's users of ``place`` (none: it left)."""
@@ -127,6 +150,8 @@ class Hub:
             "hub": self.channel,
             "users": self.presence.local_users(place),
             "ask": ask,
+            # How long the others keep this without a renewal: our heartbeat, not theirs.
+            "ttl": PRESENCE_RENEWALS * conf.get("HEARTBEAT_INTERVAL"),
         }
         try:
             await self.layer.group_send(group, event)
@@ -137,7 +162,8 @@ class Hub:
         place, hub = event["place"], event["hub"]
         if hub == self.channel or place not in self.presence.local:
             return
-        expires = time.monotonic() + PRESENCE_RENEWALS * conf.get("HEARTBEAT_INTERVAL")
+        ttl = event.get("ttl") or PRESENCE_RENEWALS * conf.get("HEARTBEAT_INTERVAL")
+        expires = time.monotonic() + float(ttl)
         if self.presence.heard(place, hub, event["users"], expires):
             await self.tell_roster(place)
         if event.get("ask"):
@@ -151,10 +177,28 @@ class Hub:
             except Exception:
                 logger.exception("realtime_admin: a socket failed to take a roster")
 
+    async def keep_presence(self) -> None:
+        """Renew presence every heartbeat interval, on a timer of its own: a heartbeat check
+        may wait long for its marker on a busy channel, and the others must not expire
+        this process's users meanwhile."""
+        channel = self.channel
+        while True:
+            await asyncio.sleep(conf.get("HEARTBEAT_INTERVAL"))
+            if self.channel != channel:
+                return
+            try:
+                await self.renew_presence()
+            except Exception:
+                logger.warning("realtime_admin: could not renew presence", exc_info=True)
+
     async def renew_presence(self) -> None:
-        """On each heartbeat: announce this process's users again, forget silent processes'."""
+        """Announce this process's users again; forget those of silent processes, unless
+        our own link to the layer failed since the last heartbeat check (then their silence
+        may be ours: the check finds out, and asks them again)."""
         for place in self.presence.places():
             await self.announce(place)
+        if self.layer_failed:
+            return
         for place in self.presence.expire(time.monotonic()):
             await self.tell_roster(place)
 
@@ -264,8 +308,11 @@ class Hub:
         # message lost just now) is judged by its time against complete_from, not taken for
         # a second gap.
         self.last_seq.pop(group, None)
-        if group in self.presence_groups:  # other processes' users may have been missed
-            await self.announce(self.presence_groups[group], ask=True)
+        if group in self.presence_groups:  # other processes' renewals may have been lost
+            place = self.presence_groups[group]
+            ttl = PRESENCE_RENEWALS * conf.get("HEARTBEAT_INTERVAL")
+            self.presence.extend(place, time.monotonic() + ttl)  # until they answer
+            await self.announce(place, ask=True)
         await asyncio.gather(
             *(self.deliver_lost(member, group) for member in list(self.members.get(group, ())))
         )
@@ -282,10 +329,6 @@ class Hub:
             await asyncio.sleep(conf.get("HEARTBEAT_INTERVAL"))
             if self.channel != channel:
                 return
-            try:
-                await self.renew_presence()
-            except Exception:
-                logger.warning("realtime_admin: could not renew presence", exc_info=True)
             try:
                 await self.check()
             except Exception:

@@ -77,9 +77,11 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Live-server tests tune the server process's realtime_admin settings through the environment.
 REALTIME_ADMIN = {
     name: float(os.environ[f"RA_TEST_{name}"])
-    for name in ("JOB_STALE_AFTER", "HEARTBEAT_INTERVAL", "RECHECK_INTERVAL")
+    for name in ("JOB_STALE_AFTER", "HEARTBEAT_INTERVAL", "RECHECK_INTERVAL", "PRESENCE_GRACE")
     if os.environ.get(f"RA_TEST_{name}")
 }
+# Leaving is told at once in tests, unless a test is about the grace (tests/test_presence.py).
+REALTIME_ADMIN.setdefault("PRESENCE_GRACE", 0.0)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

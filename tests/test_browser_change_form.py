@@ -1,9 +1,11 @@
 """The live change form and presence in a real browser: two users in two browser contexts,
 on two server processes sharing one database and one Redis."""
 
+import json
+
 import pytest
 
-from tests import factories
+from tests import factories, services
 from tests.browser import LiveAdminTestCase
 from tests.conftest import OtherProcess
 
@@ -133,3 +135,48 @@ class TwoUsersTests(ChangeFormCase):
         bob.context.close()
         alice.wait_for_selector(".ra-presence", state="hidden", timeout=5000)
         assert alice.console_errors == []
+
+
+class PresenceAcrossARedisRestartTests(ChangeFormCase):
+    """Redis without persistence restarts under two server processes: every group is gone.
+    The hubs notice at their next heartbeat, announce themselves again and ask the others."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = services.RedisServer()
+        if not cls.redis.start():
+            services.missing("redis-server")
+        cls.server_env = {
+            **cls.server_env,
+            "RA_TEST_REDIS_URL": cls.redis.url,
+            # The restart drops every socket: the grace (the default) covers the reconnect.
+            "RA_TEST_PRESENCE_GRACE": "2",
+        }
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.redis.stop()
+
+    def test_presence_comes_back_after_a_redis_restart(self):
+        second = self.another_server()
+        carol = factories.superuser("carol")
+        alice = self.open_form(self.alice)
+        self.open_form(self.bob, server=second)
+        alice.wait_for_function("() => document.querySelectorAll('.ra-presence li').length === 1")
+        told_before = len(alice.frames_received)
+        self.redis.restart()
+        # Someone arriving on the other server after the restart is seen, and Bob still is.
+        self.open_form(carol, server=second)
+        alice.wait_for_function(
+            "() => document.querySelectorAll('.ra-presence li').length === 2", timeout=15000
+        )
+        assert avatars(alice) == ["Bob Marley", "carol"]
+        # Bob never blinked out: the restart was noticed before his announcements expired.
+        rosters = [
+            json.loads(frame)["users"]
+            for frame in alice.frames_received[told_before:]
+            if '"type": "presence"' in frame
+        ]
+        assert all("Bob Marley" in [user["name"] for user in users] for users in rosters), rosters

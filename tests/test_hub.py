@@ -25,7 +25,7 @@ usernames = (f"admin{n}" for n in itertools.count())
 
 @pytest.fixture
 def quick_heartbeat(settings):
-    settings.REALTIME_ADMIN = {"HEARTBEAT_INTERVAL": 0.3}
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "HEARTBEAT_INTERVAL": 0.3}
 
 
 async def subscribed_socket(**frame):
@@ -137,7 +137,7 @@ async def test_an_emptied_redis_is_noticed_and_pages_resync(redis_layer, redis_u
     sends "succeed" and reach nobody."""
     import redis
 
-    settings.REALTIME_ADMIN = {"HEARTBEAT_INTERVAL": 0.3}
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "HEARTBEAT_INTERVAL": 0.3}
     communicator = await subscribed_socket()
     redis.Redis.from_url(redis_url).flushall()
     await make(factories.order)()  # lost: nobody is in the group any more

@@ -22,7 +22,10 @@ ORDERS = "/admin/shop/order/"
 
 @pytest.fixture(autouse=True)
 def recording_runner(settings):
-    settings.REALTIME_ADMIN = {"JOB_RUNNER": "tests.jobs_support.RecordingRunner"}
+    settings.REALTIME_ADMIN = {
+        **settings.REALTIME_ADMIN,
+        "JOB_RUNNER": "tests.jobs_support.RecordingRunner",
+    }
     jobs_support.started.clear()
     return jobs_support.started
 
@@ -333,7 +336,10 @@ def test_cancelling_a_queued_job_ends_it_at_once(admin_client, action):
 
 
 def test_a_runner_that_cannot_start_fails_the_job(admin_client, action, settings):
-    settings.REALTIME_ADMIN = {"JOB_RUNNER": "tests.jobs_support.BrokenRunner"}
+    settings.REALTIME_ADMIN = {
+        **settings.REALTIME_ADMIN,
+        "JOB_RUNNER": "tests.jobs_support.BrokenRunner",
+    }
     name = action(lambda modeladmin, job, queryset: "ran")
     run_action(admin_client, name, [factories.order().pk])
     job = Job.objects.get()

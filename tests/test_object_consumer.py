@@ -610,7 +610,7 @@ async def closed_with(communicator) -> int:
 
 @pytest.mark.parametrize("revoke", ["permission", "row rule"])
 async def test_losing_the_right_to_see_a_watched_object_closes_the_socket(settings, revoke):
-    settings.REALTIME_ADMIN = {"RECHECK_INTERVAL": RECHECK}
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "RECHECK_INTERVAL": RECHECK}
     carol = await make(staff)("carol", "Carol", "view_order")
     alice = await make(person)("alice", "Alice")
     order = await make(factories.order)(owner=carol)
@@ -630,7 +630,7 @@ async def test_losing_the_right_to_see_a_watched_object_closes_the_socket(settin
 
 
 async def test_a_watched_object_that_still_may_be_seen_keeps_the_socket_open(settings):
-    settings.REALTIME_ADMIN = {"RECHECK_INTERVAL": RECHECK}
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "RECHECK_INTERVAL": RECHECK}
     carol = await make(staff)("carol", "Carol", "view_order")
     order = await make(factories.order)(owner=carol)
     c = await socket(carol)
@@ -661,7 +661,7 @@ def test_the_object_checked_is_the_one_followed():
 
 
 async def test_a_hub_stopped_by_a_delete_restarts_without_a_false_alarm(settings, caplog):
-    settings.REALTIME_ADMIN = {"HEARTBEAT_INTERVAL": 0.3}
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "HEARTBEAT_INTERVAL": 0.3}
     alice = await make(person)("alice", "Alice")
     order = await make(factories.order)()
     a = await socket(alice)
@@ -672,3 +672,20 @@ async def test_a_hub_stopped_by_a_delete_restarts_without_a_false_alarm(settings
     await open_list(b, presence=False)  # the hub starts again
     assert await frames(b, quiet=1.0) == []  # healthy: no resync over three heartbeats
     assert "failed a receive" not in caplog.text
+
+
+async def test_one_object_through_its_model_and_a_proxy_is_one_place():
+    """The same order on the Order admin and on the OpenOrder (proxy) admin: the two people
+    are on the same object, each told with the model of their own page."""
+    alice = await make(person)("alice", "Alice")
+    bob = await make(person)("bob", "Bob")
+    order = await make(factories.order)(status="new")
+    a, b = await socket(alice), await socket(bob)
+    await open_form(a, order.pk)
+    proxy = {"type": "object", "model": "shop.openorder", "pk": str(order.pk)}
+    await b.send_json_to(proxy)
+    assert await next_frame(b) == presence_frame(order.pk, alice, model="shop.openorder")
+    assert await next_frame(a) == presence_frame(order.pk, bob)
+    await b.disconnect()
+    assert await next_frame(a) == presence_frame(order.pk)
+    await a.disconnect()

@@ -247,7 +247,7 @@ def settled(member: Member, place: str = PLACE) -> int:
 async def hubs(settings):
     """Makes hubs, and stops them (their listener and heartbeat tasks) after the test. No
     heartbeat comes within a test unless it sets a shorter HEARTBEAT_INTERVAL."""
-    settings.REALTIME_ADMIN = {"HEARTBEAT_INTERVAL": 5}
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "HEARTBEAT_INTERVAL": 5}
     made: list[Hub] = []
 
     def make(layer) -> Hub:
@@ -448,7 +448,7 @@ async def test_a_process_that_stops_announcing_is_forgotten_after_its_renewals(
 
 async def test_a_crashed_process_vanishes_within_a_few_real_heartbeats(layer, hubs, settings):
     beat = 0.2
-    settings.REALTIME_ADMIN = {"HEARTBEAT_INTERVAL": beat}
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "HEARTBEAT_INTERVAL": beat}
     a, b = hubs(layer), hubs(layer)
     alice, bob = Member("alice"), Member("bob")
     await a.here(PLACE, alice, ALICE)
@@ -499,3 +499,79 @@ async def test_two_processes_over_redis_see_each_other(redis_layer, settings, hu
             await asyncio.gather(*tasks, return_exceptions=True)
         await one.close_pools()
         await two.close_pools()
+
+
+async def test_an_announcement_lasts_as_long_as_its_sender_says(layer, hubs, monkeypatch):
+    """A process with a longer heartbeat than ours is not expired by our clock."""
+    clock = Clock(1000.0)
+    monkeypatch.setattr(hub_module, "time", SimpleNamespace(time=time.time, monotonic=clock))
+    a = hubs(layer)
+    alice = Member("alice")
+    await a.here(PLACE, alice, ALICE)
+    await a.heard_presence(
+        {"place": PLACE, "hub": "elsewhere", "users": [BOB], "ask": False, "ttl": 120}
+    )
+    assert alice.sees() == ["Alice", "Bob"]
+    clock.now = 1000.0 + 119
+    await a.renew_presence()
+    assert alice.sees() == ["Alice", "Bob"]
+    clock.now = 1000.0 + 120
+    await a.renew_presence()
+    assert alice.sees() == ["Alice"]
+
+
+async def test_presence_is_renewed_while_a_heartbeat_check_hangs(layer, hubs, settings):
+    """A check waits up to MARKER_TIMEOUT for its marker on a busy channel: renewals go on
+    meanwhile, so the other processes do not expire this one's users."""
+    beat = 0.2
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "HEARTBEAT_INTERVAL": beat}
+    a, b = hubs(layer), hubs(layer)
+
+    async def hang():
+        await asyncio.sleep(3600)
+
+    b.check = hang  # B's heartbeat is stuck in its first check
+    alice, bob = Member("alice"), Member("bob")
+    await a.here(PLACE, alice, ALICE)
+    await b.here(PLACE, bob, BOB)
+    await sees(alice, ["Alice", "Bob"])
+    told = settled(alice)
+    await asyncio.sleep((PRESENCE_RENEWALS + 3) * beat)
+    assert alice.rosters[PLACE][told:] == [] and alice.sees() == ["Alice", "Bob"]
+
+
+async def test_a_tab_that_reconnects_within_the_grace_never_leaves(
+    layer, hubs, settings, announcements
+):
+    """A server or Redis restart drops every socket, and the tabs come back within a second
+    or so: nobody else sees their users blink out and in."""
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "PRESENCE_GRACE": 0.5}
+    a, b = hubs(layer), hubs(layer)
+    alice, bob = Member("alice"), Member("bob")
+    await a.here(PLACE, alice, ALICE)
+    await b.here(PLACE, bob, BOB)
+    await sees(alice, ["Alice", "Bob"])
+    await sees(bob, ["Alice", "Bob"])
+    told, sent = settled(alice), len(announcements)
+    await b.gone(PLACE, bob)
+    bob_again = Member("bob, reconnected")
+    await b.here(PLACE, bob_again, BOB)
+    assert bob_again.sees() == ["Alice", "Bob"]  # told at once, with Alice still there
+    await asyncio.sleep(0.8)  # past the grace
+    assert alice.rosters[PLACE][told:] == []  # Alice's page never changed
+    assert [names(event["users"]) for event in announcements[sent:]] == []
+
+
+async def test_a_tab_that_closes_leaves_after_the_grace(layer, hubs, settings):
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "PRESENCE_GRACE": 0.3}
+    a, b = hubs(layer), hubs(layer)
+    alice, bob = Member("alice"), Member("bob")
+    await a.here(PLACE, alice, ALICE)
+    await b.here(PLACE, bob, BOB)
+    await sees(alice, ["Alice", "Bob"])
+    left = time.monotonic()
+    await b.gone(PLACE, bob)
+    assert alice.sees() == ["Alice", "Bob"]
+    await sees(alice, ["Alice"], timeout=2.0)
+    assert time.monotonic() - left >= 0.3
+    await until(lambda: b.channel is None, what="B to stop listening once the grace is over")

@@ -17,7 +17,7 @@ RECHECK = 0.2
 
 @pytest.fixture(autouse=True)
 def quick_rechecks(settings):
-    settings.REALTIME_ADMIN = {"RECHECK_INTERVAL": RECHECK}
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "RECHECK_INTERVAL": RECHECK}
 
 
 async def closed_with(communicator) -> int:

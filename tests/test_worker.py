@@ -45,7 +45,7 @@ def run_recalculate(client: Client, orders) -> int:
 
 @pytest.fixture
 def tasks_runner(settings, redis_layer):
-    settings.REALTIME_ADMIN = {"JOB_RUNNER": TASKS_RUNNER}
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "JOB_RUNNER": TASKS_RUNNER}
 
 
 async def test_a_worker_process_runs_the_job_and_its_progress_reaches_the_socket(tasks_runner):
@@ -73,7 +73,11 @@ async def test_a_worker_process_runs_the_job_and_its_progress_reaches_the_socket
 
 
 def test_a_job_whose_worker_is_killed_is_marked_failed(tasks_runner, settings):
-    settings.REALTIME_ADMIN = {"JOB_RUNNER": TASKS_RUNNER, "JOB_STALE_AFTER": 2}
+    settings.REALTIME_ADMIN = {
+        **settings.REALTIME_ADMIN,
+        "JOB_RUNNER": TASKS_RUNNER,
+        "JOB_STALE_AFTER": 2,
+    }
     client = Client()
     client.force_login(factories.superuser())
     job_id = run_recalculate(client, [factories.order() for _ in range(20)])
