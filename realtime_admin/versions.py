@@ -1,8 +1,9 @@
 """What an object's change form shows of it, as a version: for each model field the viewer's
 fieldsets show, a short digest of its saved value.
 
-The change form carries the version it was loaded with. Comparing it with the object's
-version now tells which fields someone else changed: for the "changed by someone else"
+Each inline the form shows adds one digest of its rows. The change form carries the version
+it was loaded with. Comparing it with the object's version now tells which fields (and
+inlines) someone else changed: for the "changed by someone else"
 banner (views.object_status) and for the check before a save overwrites them (VersionedForm).
 No field is added to the user's models.
 """
@@ -12,6 +13,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -25,19 +29,25 @@ from django.utils.translation import gettext, gettext_lazy
 
 VERSION_FIELD = "_realtime_admin_version"  # the hidden input of a live change form
 MAX_VERSION_LENGTH = 16 * 1024
+INLINE = "_inline_"  # version keys of inlines: _inline_<formset prefix>
 
 Version = dict[str, str]  # field name -> digest of its saved value
 
 
 def shown_fields(
-    model_admin: admin.ModelAdmin, request: HttpRequest, obj: models.Model
+    model_admin: admin.options.BaseModelAdmin,
+    request: HttpRequest,
+    obj: models.Model,
+    model: type[models.Model] | None = None,
 ) -> list[models.Field]:
-    """The model fields of ``obj`` that the viewer's change form shows (editable or read
-    only); form-only fields and callables have no saved value to compare."""
+    """The model fields that the viewer's change form of ``obj`` shows (editable or read
+    only), of ``obj``'s model, or of an inline's ``model``; form-only fields and callables
+    have no saved value to compare."""
     fields = []
+    opts = (model or type(obj))._meta
     for name in flatten_fieldsets(model_admin.get_fieldsets(request, obj)):
         try:
-            field = obj._meta.get_field(name)
+            field = opts.get_field(name)
         except FieldDoesNotExist:
             continue
         if field.concrete or field.many_to_many:
@@ -45,9 +55,13 @@ def shown_fields(
     return fields
 
 
-def _saved(obj: models.Model, field: models.Field) -> Any:
+def _saved(obj: models.Model, field: models.Field, initial: Mapping | None = None) -> Any:
     if field.many_to_many:
-        return sorted(str(related.pk) for related in field.value_from_object(obj))
+        # The form's initial data holds the related objects already: no second query.
+        related = initial[field.name] if initial and field.name in initial else None
+        if related is None:
+            related = field.value_from_object(obj)
+        return sorted(str(getattr(item, "pk", item)) for item in related)
     value = field.value_from_object(obj)
     if isinstance(value, datetime.datetime | datetime.time):
         # The admin's widgets show and save whole seconds: a save through any change form
@@ -61,10 +75,81 @@ def _digest(value: Any) -> str:
     return hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
 
 
-def version_of(model_admin: admin.ModelAdmin, request: HttpRequest, obj: models.Model) -> Version:
-    return {
-        field.name: _digest(_saved(obj, field)) for field in shown_fields(model_admin, request, obj)
+@dataclass
+class Inline:
+    """An inline of the viewer's change form, and its rows of the object as saved now."""
+
+    admin: admin.options.InlineModelAdmin
+    rows: list[models.Model]
+    fields: list[models.Field]
+
+    def digest(self) -> str:
+        return _digest(
+            [[str(row.pk), [_saved(row, field) for field in self.fields]] for row in self.rows]
+        )
+
+    def summary(self) -> str:
+        """ "2 orders: H-1, H-2", the first few rows as their ``str()``."""
+        opts = self.admin.opts
+        count = len(self.rows)
+        name = opts.verbose_name if count == 1 else opts.verbose_name_plural
+        rows = ", ".join(map(str, self.rows[:10])) + (" …" if count > 10 else "")
+        return f"{count} {name}: {rows}" if count else f"0 {name}"
+
+    def editable(self, request: HttpRequest, obj: models.Model) -> bool:
+        return any(
+            check(request, obj)
+            for check in (
+                self.admin.has_change_permission,
+                self.admin.has_add_permission,
+                self.admin.has_delete_permission,
+            )
+        )
+
+
+def shown_inlines(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    obj: models.Model,
+    formsets: list[tuple[admin.options.InlineModelAdmin, Any]] | None = None,
+) -> dict[str, Inline]:
+    """The inlines the viewer's change form shows, by their key in a version
+    (``_inline_`` and the formset's prefix, which also names its ``<prefix>-group``).
+    ``formsets``: the page's own (inline, formset) pairs, whose rows it reads anyway."""
+    if formsets is None:
+        formsets = [
+            (
+                inline,
+                inline.get_formset(request, obj)(
+                    instance=obj, queryset=inline.get_queryset(request)
+                ),
+            )
+            for inline in model_admin.get_inline_instances(request, obj)
+        ]
+    inlines = {}
+    for inline, formset in formsets:
+        key = INLINE + re.sub(r"\W", "_", formset.prefix)
+        fields = shown_fields(inline, request, obj, model=inline.model)
+        inlines[key] = Inline(inline, list(formset.get_queryset()), fields)
+    return inlines
+
+
+def version_of(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    obj: models.Model,
+    initial: Mapping | None = None,
+    formsets: list | None = None,
+) -> Version:
+    """``obj``'s version as the viewer's change form shows it. A page passes its form's
+    ``initial`` and its inline formsets, so that working it out adds no query."""
+    version = {
+        field.name: _digest(_saved(obj, field, initial))
+        for field in shown_fields(model_admin, request, obj)
     }
+    for key, inline in shown_inlines(model_admin, request, obj, formsets).items():
+        version[key] = inline.digest()
+    return version
 
 
 def encode(version: Version) -> str:
@@ -89,8 +174,44 @@ def changed_fields(loaded: Version, current: Version) -> list[str]:
     return [name for name, digest in current.items() if loaded.get(name, digest) != digest]
 
 
-def label_of(obj: models.Model, name: str) -> str:
-    return capfirst(obj._meta.get_field(name).verbose_name)
+def changes(
+    model_admin: admin.ModelAdmin, request: HttpRequest, obj: models.Model, names: list[str]
+) -> list[dict]:
+    """What the viewer is told of the changed parts ``names`` of ``obj``: their label, their
+    saved value as text, whether they may edit them, and where the page shows them."""
+    inlines = shown_inlines(model_admin, request, obj) if any(map(is_inline, names)) else {}
+    editable = model_admin.has_change_permission(request, obj)
+    readonly = set(model_admin.get_readonly_fields(request, obj))
+    told = []
+    for name in names:
+        if is_inline(name):
+            inline = inlines.get(name)
+            if inline is None:
+                continue
+            told.append(
+                {
+                    "name": name,
+                    "label": str(capfirst(inline.admin.verbose_name_plural)),
+                    "value": inline.summary(),
+                    "editable": inline.editable(request, obj),
+                    "selector": f"#{name.removeprefix(INLINE)}-group",
+                }
+            )
+        else:
+            told.append(
+                {
+                    "name": name,
+                    "label": str(capfirst(obj._meta.get_field(name).verbose_name)),
+                    "value": display(model_admin, obj, name),
+                    "editable": editable and name not in readonly,
+                    "selector": f".field-{name}",
+                }
+            )
+    return told
+
+
+def is_inline(name: str) -> bool:
+    return name.startswith(INLINE)
 
 
 def display(model_admin: admin.ModelAdmin, obj: models.Model, name: str) -> str:
@@ -129,7 +250,10 @@ class VersionedForm(forms.ModelForm):
             None
             if self.instance._state.adding
             else version_of(
-                self.realtime_admin_model_admin, self.realtime_admin_request, self.instance
+                self.realtime_admin_model_admin,
+                self.realtime_admin_request,
+                self.instance,
+                self.initial,
             )
         )
 
@@ -145,15 +269,25 @@ class VersionedForm(forms.ModelForm):
                 gettext("This page's version marker is damaged: reload the page to edit."),
                 code="realtime_admin_bad_version",
             ) from None
+        changed = changed_fields(loaded, self.realtime_admin_version)
+        if not changed:
+            return cleaned
+        # (The instance still holds what is saved: the input is copied onto it after clean().)
+        told = changes(
+            self.realtime_admin_model_admin, self.realtime_admin_request, self.instance, changed
+        )
+        # What this save could overwrite: its editable fields, and inlines it may change.
         overwritten = [
-            name
-            for name in changed_fields(loaded, self.realtime_admin_version)
-            if name in self.fields
+            part
+            for part in told
+            if part["name"] in self.fields or (is_inline(part["name"]) and part["editable"])
         ]
         if overwritten:
             labels = [
-                str(self.fields[name].label or label_of(self.instance, name))
-                for name in overwritten
+                str(self.fields[part["name"]].label or part["label"])
+                if part["name"] in self.fields
+                else part["label"]
+                for part in overwritten
             ]
             raise ValidationError(
                 self.conflict_message,

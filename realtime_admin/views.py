@@ -13,8 +13,9 @@ querystring is always the tab's own (filters, search, ordering, page).
 
 The change form's (``<object id>/__live__/``) answers ``GET ?version=...`` (the version the
 form was loaded with, versions.py) with ``{"state": "same" | "changed" | "deleted",
-"version": ..., "fields": [{"name", "label", "value", "editable"}]}``: the fields the viewer's
-form shows whose saved value changed, and that value as text. "deleted" is also the answer
+"version": ..., "fields": [{"name", "label", "value", "editable", "selector"}]}``: the fields
+and inlines the viewer's form shows whose saved value changed, that value as text, and where
+the page shows them. "deleted" is also the answer
 when the viewer may no longer see the object: the same answer for both.
 """
 
@@ -91,17 +92,7 @@ def object_status(
         return JsonResponse({"state": "deleted"})
     current = versions.version_of(model_admin, request, obj)
     changed = versions.changed_fields(loaded, current)
-    editable = model_admin.has_change_permission(request, obj)
-    readonly = set(model_admin.get_readonly_fields(request, obj))
-    fields = [
-        {
-            "name": name,
-            "label": versions.label_of(obj, name),
-            "value": versions.display(model_admin, obj, name),
-            "editable": editable and name not in readonly,
-        }
-        for name in changed
-    ]
+    fields = versions.changes(model_admin, request, obj, changed)
     return JsonResponse(
         {
             "state": "changed" if changed else "same",

@@ -121,8 +121,17 @@ def _version(context, adminform, original) -> str:
     cached = getattr(adminform, "realtime_admin_version", None)
     if cached is None:
         version = getattr(adminform.form, "realtime_admin_version", None)
-        if version is None:
-            version = version_of(adminform.model_admin, context.get("request"), original)
+        if version is None:  # from what the page reads anyway: no extra query
+            formsets = [
+                (inline.opts, inline.formset) for inline in context.get("inline_admin_formsets", [])
+            ]
+            version = version_of(
+                adminform.model_admin,
+                context.get("request"),
+                original,
+                initial=adminform.form.initial,
+                formsets=formsets,
+            )
         cached = adminform.realtime_admin_version = encode(version)
     return cached
 

@@ -235,7 +235,7 @@
         markFields() {
             this.unmarkFields();
             for (const field of this.fields) {
-                const row = document.querySelector(`#content-main .field-${CSS.escape(field.name)}`);
+                const row = document.querySelector(`#content-main ${field.selector}`);
                 if (!row) continue;
                 row.classList.add("ra-changed-field");
                 const saved = document.createElement("div");
