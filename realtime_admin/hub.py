@@ -75,8 +75,12 @@ class Hub:
                 self.channel = await self.layer.new_channel()
                 self.tasks = [
                     asyncio.create_task(self.listen()),
-                    asyncio.create_task(self.heartbeat()),
-                    asyncio.create_task(self.keep_presence()),
+                    asyncio.create_task(self.every_heartbeat(self.check, self.check_failed)),
+                    # Presence on a timer of its own: a check may wait long for its marker
+                    # on a busy channel, and the others must not expire our users meanwhile.
+                    asyncio.create_task(
+                        self.every_heartbeat(self.renew_presence, self.renew_failed)
+                    ),
                 ]
         first = not self.members[group]
         self.members[group].add(member)
@@ -176,20 +180,6 @@ class Hub:
                 await member.hub_presence(place, users)
             except Exception:
                 logger.exception("realtime_admin: a socket failed to take a roster")
-
-    async def keep_presence(self) -> None:
-        """Renew presence every heartbeat interval, on a timer of its own: a heartbeat check
-        may wait long for its marker on a busy channel, and the others must not expire
-        this process's users meanwhile."""
-        channel = self.channel
-        while True:
-            await asyncio.sleep(conf.get("HEARTBEAT_INTERVAL"))
-            if self.channel != channel:
-                return
-            try:
-                await self.renew_presence()
-            except Exception:
-                logger.warning("realtime_admin: could not renew presence", exc_info=True)
 
     async def renew_presence(self) -> None:
         """Announce this process's users again; forget those of silent processes, unless
@@ -323,18 +313,27 @@ class Hub:
         except Exception:
             logger.exception("realtime_admin: a socket failed to resync %s", group)
 
-    async def heartbeat(self) -> None:
+    async def every_heartbeat(self, step, failed) -> None:
+        """Run ``step`` every ``HEARTBEAT_INTERVAL`` for as long as this hub listens on the
+        channel it started with; ``failed()`` when it raises."""
         channel = self.channel
         while True:
             await asyncio.sleep(conf.get("HEARTBEAT_INTERVAL"))
             if self.channel != channel:
                 return
             try:
-                await self.check()
+                await step()
             except Exception:
-                # e.g. Redis down, or our own channel full: assume events were lost.
-                self.layer_failed = True
-                logger.warning("realtime_admin: heartbeat failed; retrying", exc_info=True)
+                failed()
+
+    def check_failed(self) -> None:
+        # e.g. Redis down, or our own channel full: assume events were lost.
+        self.layer_failed = True
+        logger.warning("realtime_admin: heartbeat failed; retrying", exc_info=True)
+
+    @staticmethod
+    def renew_failed() -> None:
+        logger.warning("realtime_admin: could not renew presence", exc_info=True)
 
     async def check(self) -> None:
         """Probe every group through the layer and wait for the marker behind the probes;
