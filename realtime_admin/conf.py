@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_INTERVAL": 5,
     # Seconds a user stays shown as present after their tab's socket closed: a tab that
     # reconnects meanwhile (a server or Redis restart) does not blink out and in.
-    "PRESENCE_GRACE": 2,
+    "PRESENCE_GRACE": 5,
     # Frames a socket may send per second (in bursts of as many); past it, it is closed.
     "MAX_FRAMES_PER_SECOND": 20,
     # Where @background_action jobs run (a class with start(job_id)).

@@ -128,7 +128,8 @@ class Hub:
         try:
             await self.told_changes(self.presence.sweep(time.monotonic()))
         finally:
-            await self.left_place(place, member)
+            if member not in self.presence.members(place):  # (not if it came back meanwhile)
+                await self.left_place(place, member)
 
     async def left_place(self, place: str, member: Member) -> None:
         group = presence.group_of(conf.get("GROUP_PREFIX"), place)

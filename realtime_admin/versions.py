@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import display_for_value, flatten_fieldsets
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.http import HttpRequest
 from django.utils.text import capfirst
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 VERSION_FIELD = "_realtime_admin_version"  # the hidden input of a live change form
 MAX_VERSION_LENGTH = 16 * 1024
@@ -71,8 +72,24 @@ def _saved(obj: models.Model, field: models.Field, initial: Mapping | None = Non
 
 
 def _digest(value: Any) -> str:
+    """Keyed with the project's secret: a page's version says nothing about a value its
+    form masks (a password hash), even to someone who tries every likely value."""
     text = json.dumps(value, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
+    key = hashlib.sha256(b"realtime_admin.versions" + settings.SECRET_KEY.encode()).digest()
+    return hashlib.blake2b(text.encode(), digest_size=5, key=key).hexdigest()
+
+
+def masked(form_field: forms.Field | None) -> bool:
+    """Whether the change form hides this field's value (a password hash's summary, a
+    password input): then its value is never told, only that it changed."""
+    if form_field is None:
+        return False  # shown as read-only text, as display() gives it
+    widget = form_field.widget
+    return (
+        form_field.disabled
+        or getattr(widget, "read_only", False)
+        or (isinstance(widget, forms.PasswordInput) and not widget.render_value)
+    )
 
 
 @dataclass
@@ -82,6 +99,7 @@ class Inline:
     admin: admin.options.InlineModelAdmin
     rows: list[models.Model]
     fields: list[models.Field]
+    prefix: str  # its formset's, which names its <prefix>-group on the page
 
     def digest(self) -> str:
         return _digest(
@@ -90,11 +108,11 @@ class Inline:
 
     def summary(self) -> str:
         """ "2 orders: H-1, H-2", the first few rows as their ``str()``."""
-        opts = self.admin.opts
         count = len(self.rows)
-        name = opts.verbose_name if count == 1 else opts.verbose_name_plural
         rows = ", ".join(map(str, self.rows[:10])) + (" …" if count > 10 else "")
-        return f"{count} {name}: {rows}" if count else f"0 {name}"
+        text = ngettext("%(count)s %(name)s: %(rows)s", "%(count)s %(name)s: %(rows)s", count)
+        name = self.admin.verbose_name if count == 1 else self.admin.verbose_name_plural
+        return text % {"count": count, "name": name, "rows": rows or "-"}
 
     def editable(self, request: HttpRequest, obj: models.Model) -> bool:
         return any(
@@ -117,20 +135,23 @@ def shown_inlines(
     (``_inline_`` and the formset's prefix, which also names its ``<prefix>-group``).
     ``formsets``: the page's own (inline, formset) pairs, whose rows it reads anyway."""
     if formsets is None:
-        formsets = [
-            (
-                inline,
-                inline.get_formset(request, obj)(
-                    instance=obj, queryset=inline.get_queryset(request)
-                ),
+        formsets = []
+        prefixes: dict[str, int] = {}
+        for formset_class, inline in model_admin.get_formsets_with_inlines(request, obj):
+            # Numbered as ModelAdmin._create_formsets numbers them: orders, orders-2, ...
+            prefix = formset_class.get_default_prefix()
+            prefixes[prefix] = prefixes.get(prefix, 0) + 1
+            if prefixes[prefix] != 1 or not prefix:
+                prefix = f"{prefix}-{prefixes[prefix]}"
+            formset = formset_class(
+                instance=obj, prefix=prefix, queryset=inline.get_queryset(request)
             )
-            for inline in model_admin.get_inline_instances(request, obj)
-        ]
+            formsets.append((inline, formset))
     inlines = {}
     for inline, formset in formsets:
         key = INLINE + re.sub(r"\W", "_", formset.prefix)
         fields = shown_fields(inline, request, obj, model=inline.model)
-        inlines[key] = Inline(inline, list(formset.get_queryset()), fields)
+        inlines[key] = Inline(inline, list(formset.get_queryset()), fields, formset.prefix)
     return inlines
 
 
@@ -175,13 +196,20 @@ def changed_fields(loaded: Version, current: Version) -> list[str]:
 
 
 def changes(
-    model_admin: admin.ModelAdmin, request: HttpRequest, obj: models.Model, names: list[str]
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    obj: models.Model,
+    names: list[str],
+    form_fields: Mapping[str, forms.Field] | None = None,
 ) -> list[dict]:
     """What the viewer is told of the changed parts ``names`` of ``obj``: their label, their
-    saved value as text, whether they may edit them, and where the page shows them."""
+    saved value as text (unless their form masks it), whether they may edit them, and where
+    the page shows them. ``form_fields``: the viewer's change form's fields."""
     inlines = shown_inlines(model_admin, request, obj) if any(map(is_inline, names)) else {}
     editable = model_admin.has_change_permission(request, obj)
     readonly = set(model_admin.get_readonly_fields(request, obj))
+    if form_fields is None:
+        form_fields = model_admin.get_form(request, obj, change=True).base_fields
     told = []
     for name in names:
         if is_inline(name):
@@ -194,16 +222,23 @@ def changes(
                     "label": str(capfirst(inline.admin.verbose_name_plural)),
                     "value": inline.summary(),
                     "editable": inline.editable(request, obj),
-                    "selector": f"#{name.removeprefix(INLINE)}-group",
+                    "selector": f'[id="{inline.prefix}-group"]',  # (any prefix)
                 }
             )
         else:
             told.append(
                 {
                     "name": name,
-                    "label": str(capfirst(obj._meta.get_field(name).verbose_name)),
-                    "value": display(model_admin, obj, name),
-                    "editable": editable and name not in readonly,
+                    "label": str(
+                        getattr(form_fields.get(name), "label", None)
+                        or capfirst(obj._meta.get_field(name).verbose_name)
+                    ),
+                    "value": None
+                    if masked(form_fields.get(name))
+                    else display(model_admin, obj, name),
+                    "editable": editable
+                    and name not in readonly
+                    and not masked(form_fields.get(name)),
                     "selector": f".field-{name}",
                 }
             )
@@ -258,43 +293,57 @@ class VersionedForm(forms.ModelForm):
         )
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        # Checked first: the form's own clean() may raise, and the page it returns to must
+        # still have been told what it would overwrite.
+        conflict = self.realtime_admin_conflict()
+        if conflict is not None:
+            self.add_error(None, conflict)
+        return super().clean()
+
+    def realtime_admin_conflict(self) -> ValidationError | None:
+        """The error to show if this save would overwrite someone else's changes."""
         posted = self.realtime_admin_request.POST.get(VERSION_FIELD)
+        # What the page carries next: the version loaded, until a conflict has been told.
+        self.realtime_admin_carried = posted
         if posted is None or self.realtime_admin_version is None:
-            return cleaned
+            return None
         try:
             loaded = decode(posted)
         except ValueError:
-            raise ValidationError(
+            self.realtime_admin_carried = None  # the version now, after a reload
+            return ValidationError(
                 gettext("This page's version marker is damaged: reload the page to edit."),
                 code="realtime_admin_bad_version",
-            ) from None
+            )
         changed = changed_fields(loaded, self.realtime_admin_version)
         if not changed:
-            return cleaned
+            return None
         # (The instance still holds what is saved: the input is copied onto it after clean().)
         told = changes(
-            self.realtime_admin_model_admin, self.realtime_admin_request, self.instance, changed
+            self.realtime_admin_model_admin,
+            self.realtime_admin_request,
+            self.instance,
+            changed,
+            self.fields,
         )
         # What this save could overwrite: its editable fields, and inlines it may change.
         overwritten = [
             part
             for part in told
-            if part["name"] in self.fields or (is_inline(part["name"]) and part["editable"])
+            if (part["name"] in self.fields and not self.fields[part["name"]].disabled)
+            or (is_inline(part["name"]) and part["editable"])
         ]
-        if overwritten:
-            labels = [
-                str(self.fields[part["name"]].label or part["label"])
-                if part["name"] in self.fields
-                else part["label"]
-                for part in overwritten
-            ]
-            raise ValidationError(
-                self.conflict_message,
-                code="realtime_admin_conflict",
-                params={"name": self.instance._meta.verbose_name, "fields": ", ".join(labels)},
-            )
-        return cleaned
+        if not overwritten:
+            return None
+        self.realtime_admin_carried = None  # told: saving again overwrites knowingly
+        return ValidationError(
+            self.conflict_message,
+            code="realtime_admin_conflict",
+            params={
+                "name": self.instance._meta.verbose_name,
+                "fields": ", ".join(part["label"] for part in overwritten),
+            },
+        )
 
 
 def versioned(

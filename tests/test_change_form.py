@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from shop.models import Order
 
 from realtime_admin.versions import VERSION_FIELD, decode
@@ -237,7 +238,7 @@ def test_a_changed_inline_is_listed_and_asks_before_a_save(root_client):
             "label": "Orders",
             "value": "1 order: H-1",
             "editable": True,
-            "selector": "#orders-group",
+            "selector": '[id="orders-group"]',
         }
     ]
     # Saving the customer (only its city changed here) would save the inline as loaded:
@@ -278,3 +279,113 @@ def test_the_version_costs_the_change_form_no_query(root_client, monkeypatch, pa
     with_version = queries()
     monkeypatch.setattr(tags, "version_of", lambda *args, **kwargs: {})
     assert with_version == queries()
+
+
+def test_a_masked_field_is_named_never_shown_and_never_refuses_a_save(client):
+    """A password hash: the stock page shows a summary, never the hash. Its change is told
+    without its value, and a save (which cannot overwrite it) is not held up by it."""
+    from django.contrib.auth import get_user_model
+
+    root = factories.superuser()
+    viewer = factories.staff("viewer")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_user"))
+    bob = factories.staff("bob")
+    url = f"/admin/auth/user/{bob.pk}/"
+    for user in (root, viewer):
+        client.force_login(user)
+        html = client.get(f"{url}change/").content.decode()
+        version = re.search(rf'name="{VERSION_FIELD}" value="([^"]*)"', html).group(1)
+        bob.set_password("a new one")
+        bob.save()
+        answer = client.get(f"{url}__live__/", {"version": version}).json()
+        password = [part for part in answer["fields"] if part["name"] == "password"]
+        assert password and password[0]["value"] is None, answer
+        assert password[0]["editable"] is False
+        assert bob.password not in json.dumps(answer)
+
+    client.force_login(root)
+    html = client.get(f"{url}change/").content.decode()
+    version = re.search(rf'name="{VERSION_FIELD}" value="([^"]*)"', html).group(1)
+    bob.set_password("yet another")
+    bob.save()
+    data = {
+        "username": "bob",
+        "first_name": "Robert",
+        "last_name": "",
+        "email": "",
+        "is_active": "on",
+        "is_staff": "on",
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": bob.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": bob.date_joined.strftime("%H:%M:%S"),
+        VERSION_FIELD: version,
+    }
+    response = client.post(f"{url}change/", data)
+    assert response.status_code == 302, response.context["errors"]
+    assert get_user_model().objects.get(pk=bob.pk).first_name == "Robert"
+
+
+def test_the_check_is_told_even_when_the_forms_own_clean_fails(root_client, monkeypatch):
+    """A form whose clean() rejects the input: the page it returns to still says what the
+    save would overwrite, and a later save on it is still checked."""
+    from django import forms
+    from django.contrib import admin
+
+    class PickyForm(forms.ModelForm):
+        def clean(self):
+            cleaned = super().clean()
+            if cleaned.get("amount") is not None and cleaned["amount"] < 0:
+                raise forms.ValidationError("No negative amounts.")
+            return cleaned
+
+    monkeypatch.setattr(admin.site._registry[Order], "form", PickyForm)
+    order = factories.order(status="new", amount="10.00")
+    version, _ = loaded(root_client, order)
+    Order.objects.filter(pk=order.pk).update(status="shipped")  # someone else
+    response = root_client.post(
+        f"{ORDERS}{order.pk}/change/", form_data(order, version, amount="-5.00")
+    )
+    html = response.content.decode()
+    assert "No negative amounts." in html
+    assert "Someone else changed this order since you opened it: Status." in html
+
+
+def test_an_unrefused_page_keeps_the_version_it_was_loaded_with(root_client):
+    """A save refused for the user's own mistake, with no conflict yet: the page goes on
+    carrying the version it was loaded with, so a change made since is still caught."""
+    order = factories.order(status="new", amount="10.00")
+    version, _ = loaded(root_client, order)
+    response = root_client.post(
+        f"{ORDERS}{order.pk}/change/", form_data(order, version, amount="not a number")
+    )
+    carried = re.search(rf'name="{VERSION_FIELD}" value="([^"]*)"', response.content.decode())
+    assert carried.group(1) == version
+    Order.objects.filter(pk=order.pk).update(status="shipped")  # someone else, now
+    response = root_client.post(
+        f"{ORDERS}{order.pk}/change/", form_data(order, carried.group(1), amount="11.00")
+    )
+    assert "since you opened it: Status." in response.content.decode()
+
+
+def test_two_inlines_of_one_model_are_two_parts(root_client, monkeypatch):
+    from tests.async_site import OrderInline, site
+
+    class BigOrderInline(OrderInline):
+        verbose_name_plural = "big orders"
+
+    customer_admin = site._registry[type(factories.customer())]
+    monkeypatch.setattr(customer_admin, "inlines", [OrderInline, BigOrderInline])
+    customer = factories.customer("Grace Hopper", "Arlington")
+    order = factories.order(customer=customer, number="H-1", amount="5.00")
+    html = root_client.get(f"{ASYNC_CUSTOMERS}{customer.pk}/change/").content.decode()
+    version = re.search(rf'name="{VERSION_FIELD}" value="([^"]*)"', html).group(1)
+    assert {"_inline_orders", "_inline_orders_2"} <= set(decode(version))
+    url = f"{ASYNC_CUSTOMERS}{customer.pk}/__live__/"
+    assert root_client.get(url, {"version": version}).json()["state"] == "same"
+    Order.objects.filter(pk=order.pk).update(amount="7.00")
+    fields = root_client.get(url, {"version": version}).json()["fields"]
+    assert [(part["label"], part["selector"]) for part in fields] == [
+        ("Orders", '[id="orders-group"]'),
+        ("Big orders", '[id="orders-2-group"]'),
+    ]

@@ -575,3 +575,15 @@ async def test_a_tab_that_closes_leaves_after_the_grace(layer, hubs, settings):
     await sees(alice, ["Alice"], timeout=2.0)
     assert time.monotonic() - left >= 0.3
     await until(lambda: b.channel is None, what="B to stop listening once the grace is over")
+
+
+async def test_coming_back_within_the_grace_keeps_the_hub_listening_there(layer, hubs, settings):
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "PRESENCE_GRACE": 0.2}
+    a = hubs(layer)
+    alice = Member("alice")
+    await a.here(PLACE, alice, ALICE)
+    await a.gone(PLACE, alice)
+    await a.here(PLACE, alice, ALICE)  # the same socket, back on the page
+    await asyncio.sleep(0.4)  # past the grace
+    assert alice in a.members[group_of(conf.get("GROUP_PREFIX"), PLACE)]
+    assert a.presence.members(PLACE) == [alice]

@@ -9,6 +9,7 @@ from django.utils.html import format_html, json_script
 
 from .. import conf
 from ..actor import describe
+from ..i18n import page_texts
 from ..integration import object_url_name, url_name
 from ..versions import VERSION_FIELD, encode, version_of
 
@@ -42,6 +43,7 @@ def realtime_admin_config(context) -> str:
         "hasErrors": bool(formset and formset.errors),
         "jobs": _jobs_for(context.get("request"), cl),
         "jobsUrl": _jobs_url(site),
+        "texts": page_texts(),
     }
     return json_script(config, "realtime-admin-config")
 
@@ -101,6 +103,8 @@ def realtime_admin_change_form_config(context) -> str:
         "version": _version(context, adminform, original),
         "user": user["id"] if user else None,
         "since": time.time() - RENDER_MARGIN,
+        "now": time.time(),  # the server's clock, for "3 seconds ago" on a skewed client
+        "texts": page_texts(),
     }
     return json_script(config, "realtime-admin-change-form")
 
@@ -119,6 +123,10 @@ def _version(context, adminform, original) -> str:
     """The object's version as the form shows it, worked out once per page. After a refused
     save, the instance holds the user's input: the form read the saved version before."""
     cached = getattr(adminform, "realtime_admin_version", None)
+    if cached is None:
+        # After a refused save: the version the user still works from, unless they were
+        # just told what they would overwrite (then the one they were told of).
+        cached = getattr(adminform.form, "realtime_admin_carried", None)
     if cached is None:
         version = getattr(adminform.form, "realtime_admin_version", None)
         if version is None:  # from what the page reads anyway: no extra query

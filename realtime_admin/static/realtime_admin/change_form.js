@@ -8,40 +8,45 @@
  */
 "use strict";
 {
-    const gettext = window.gettext || ((text) => text);
-    const interpolate =
-        window.interpolate ||
-        ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => values[key]));
+    let texts = {}; // the config's translations, by their English original (i18n.py)
+    const gettext = (text) => texts[text] || (window.gettext ? window.gettext(text) : text);
+    const interpolate = (format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => values[key]);
 
     const TICK_MS = 1000; // how often "3 seconds ago" is brought up to date
-
-    // "just now", "3 seconds ago", "2 minutes ago", in the page's language.
-    function ago(at) {
-        const seconds = Math.max(0, Math.round(Date.now() / 1000 - at));
-        if (seconds < 2) return gettext("just now");
-        const format = new Intl.RelativeTimeFormat(document.documentElement.lang || undefined);
-        if (seconds < 60) return format.format(-seconds, "second");
-        if (seconds < 3600) return format.format(-Math.floor(seconds / 60), "minute");
-        return format.format(-Math.floor(seconds / 3600), "hour");
-    }
+    const PRESENCE_HOLD_MS = 2000; // after a reconnect, while other processes answer
+    const PROCESS = "\u0000process"; // the author key of changes nobody is known for
+    const lang = () => document.documentElement.lang || undefined;
 
     class LiveChangeForm {
         constructor(config) {
             this.config = config;
+            // The server's clock minus ours: "3 seconds ago" is right on a skewed client.
+            this.skew = config.now ? config.now - Date.now() / 1000 : 0;
             this.form = document.querySelector("#content-main form");
             this.dirty = false; // the user typed something not saved yet
             this.submitting = false;
             this.checking = false;
             this.checkAgain = false;
-            this.last = null; // the latest change told: {op, by, at}
-            this.fields = []; // the changed fields, as the server last listed them
-            this.region = this.liveRegion();
+            this.authors = new Map(); // who changed it since it was loaded: key -> by (or null)
+            this.at = null; // when the latest change told was made (server time)
+            this.deleted = false;
+            this.fields = []; // the changed parts, as the server last listed them
+            this.banner = this.makeBanner();
+            // Screen readers hear each new state once, not every tick of "3 seconds ago".
+            this.announcer = document.createElement("div");
+            this.announcer.className = "visually-hidden";
+            this.announcer.setAttribute("role", "status");
+            this.announcer.setAttribute("aria-live", "polite");
+            document.body.append(this.announcer);
             if (this.form) {
                 this.form.addEventListener("input", () => (this.dirty = true));
                 this.form.addEventListener("change", () => (this.dirty = true));
                 this.form.addEventListener("submit", () => (this.submitting = true));
             }
-            this.presence = window.RealtimeAdminPresence && new window.RealtimeAdminPresence();
+            // Back from the history cache, or a submit that did not navigate: listen again.
+            window.addEventListener("pageshow", () => (this.submitting = false));
+            this.presence =
+                window.RealtimeAdminPresence && new window.RealtimeAdminPresence(config.texts);
             this.socket = new window.RealtimeAdminSocket(config.websocket, {
                 onOpen: (again) => {
                     this.socket.send({
@@ -52,7 +57,10 @@
                         // When the form was read: the server tells us if we missed changes since.
                         since: again ? undefined : config.since,
                     });
-                    if (again) this.check(); // it may have changed while we were away
+                    // After a drop, or on a refused save's page (it may carry an older
+                    // version than the object's): see for ourselves.
+                    if (again || document.querySelector(".errornote")) this.check();
+                    if (again && this.presence) this.presence.hold(PRESENCE_HOLD_MS);
                 },
                 onMessage: (message) => this.onMessage(message),
                 onResume: () => this.check(),
@@ -61,31 +69,36 @@
             setInterval(() => this.tick(), TICK_MS);
         }
 
-        // The banner's place, there from the start: screen readers announce what appears in it.
-        liveRegion() {
+        // The visible banner's place, just above the form: below the object tools, which
+        // Django 5.2 floats there.
+        makeBanner() {
             const region = document.createElement("div");
             region.id = "ra-change-banner";
-            region.setAttribute("aria-live", "polite");
-            // Just above the form: below the object tools, which Django 5.2 floats there.
             if (this.form) this.form.before(region);
             else document.getElementById("content-main")?.prepend(region);
             return region;
         }
 
         onMessage(message) {
-            if (message.model !== this.config.model) return;
-            if (message.type === "presence" && message.pk === this.config.pk) {
+            if (message.type === "error") {
+                console.warn("realtime_admin:", message.message);
+                return;
+            }
+            if (message.model !== this.config.model || message.pk !== this.config.pk) return;
+            if (message.type === "presence") {
                 if (this.presence) this.presence.show(message.users);
-            } else if (message.type === "object" && message.pk === this.config.pk) {
-                if (message.op) this.last = {op: message.op, by: message.by, at: message.at};
+            } else if (message.type === "object") {
+                if (message.op) {
+                    this.authors.set(message.by ? String(message.by.id) : PROCESS, message.by);
+                    this.at = Math.max(this.at || 0, message.at || 0) || null;
+                }
                 if (message.op === "deleted") {
+                    this.deleted = true;
                     this.fields = [];
                     this.show();
                 } else {
                     this.check();
                 }
-            } else if (message.type === "error") {
-                console.warn("realtime_admin:", message.message);
             }
         }
 
@@ -108,14 +121,18 @@
                     });
                     if (!response.ok) throw new Error(`status ${response.status}`);
                     const status = await response.json();
-                    if (status.state === "deleted") {
-                        this.last = {...(this.last || {}), op: "deleted"};
-                        this.fields = [];
-                    } else {
-                        this.fields = status.fields;
+                    if (status.state === "same") {
+                        this.clear();
+                        continue;
                     }
-                    if (status.state === "same") this.clear();
-                    else this.show();
+                    if (status.state === "deleted" && !this.deleted) {
+                        // Learnt over HTTP: whoever changed it before did not delete it.
+                        this.deleted = true;
+                        this.authors.clear();
+                        this.at = null;
+                    }
+                    this.fields = status.fields || [];
+                    this.show();
                 } while (this.checkAgain);
             } catch (error) {
                 console.warn("realtime_admin: could not learn what changed", error);
@@ -124,30 +141,38 @@
             }
         }
 
-        get deleted() {
-            return Boolean(this.last && this.last.op === "deleted");
+        // "Bob Marley and another process", in the page's language.
+        who() {
+            const names = [...this.authors].map(([key, by]) => {
+                if (key === PROCESS) return gettext("another process");
+                if (String(by.id) === String(this.config.user)) return gettext("you, in another tab");
+                return by.name;
+            });
+            if (!names.length) return null;
+            return "ListFormat" in Intl
+                ? new Intl.ListFormat(lang(), {type: "conjunction"}).format(names)
+                : names.join(", ");
         }
 
-        // Who made the latest change, as the banner names them.
-        who() {
-            const by = this.last && this.last.by;
-            if (!this.last || !this.last.op) return null; // we only know that something changed
-            if (!by) return gettext("another process");
-            if (String(by.id) === String(this.config.user)) return gettext("you, in another tab");
-            return by.name;
+        // "just now", "3 seconds ago", "2 minutes ago", in the page's language.
+        ago() {
+            const seconds = Math.max(0, Math.round(Date.now() / 1000 + this.skew - this.at));
+            if (seconds < 2) return gettext("just now");
+            const format = new Intl.RelativeTimeFormat(lang());
+            if (seconds < 60) return format.format(-seconds, "second");
+            if (seconds < 3600) return format.format(-Math.floor(seconds / 60), "minute");
+            return format.format(-Math.floor(seconds / 3600), "hour");
         }
 
         headline() {
             const values = {name: this.config.name, who: this.who()};
-            const at = this.last && this.last.at;
-            if (values.who && at) {
-                values.when = ago(at);
+            if (values.who && this.at) {
+                values.when = this.ago();
                 return interpolate(
                     this.deleted
                         ? gettext("This %(name)s was deleted by %(who)s %(when)s.")
                         : gettext("This %(name)s was changed by %(who)s %(when)s."),
                     values,
-                    true,
                 );
             }
             return interpolate(
@@ -155,13 +180,22 @@
                     ? gettext("This %(name)s was deleted since you opened it.")
                     : gettext("This %(name)s was changed since you opened it."),
                 values,
-                true,
             );
+        }
+
+        fieldsText() {
+            if (!this.fields.length) return "";
+            const labels = this.fields.map((field) => field.label);
+            const list =
+                "ListFormat" in Intl
+                    ? new Intl.ListFormat(lang(), {type: "conjunction"}).format(labels)
+                    : labels.join(", ");
+            return interpolate(gettext("Changed: %(fields)s."), {fields: list});
         }
 
         show() {
             if (this.submitting) return; // this page is on its way out
-            let banner = this.region.querySelector(".ra-banner");
+            let banner = this.banner.querySelector(".ra-banner");
             if (!banner) {
                 banner = document.createElement("ul");
                 banner.className = "messagelist ra-banner";
@@ -173,59 +207,55 @@
                 banner.querySelector(".ra-reload").textContent = gettext("Reload");
                 banner.querySelector(".ra-reload").addEventListener("click", () => this.reload());
                 banner.querySelector(".ra-compare").addEventListener("click", () => this.compare());
-                this.region.append(banner);
+                this.banner.append(banner);
             }
-            banner.querySelector(".ra-banner-text").textContent = this.headline();
-            banner.querySelector(".ra-banner-fields").textContent = this.fields.length
-                ? " " +
-                  interpolate(
-                      gettext("Changed: %(fields)s."),
-                      {fields: this.fields.map((field) => field.label).join(", ")},
-                      true,
-                  )
-                : "";
+            const headline = this.headline();
+            const fields = this.fieldsText();
+            banner.querySelector(".ra-banner-text").textContent = headline;
+            banner.querySelector(".ra-banner-fields").textContent = fields ? " " + fields : "";
             banner.querySelector(".ra-reload").hidden = this.deleted;
             const compare = banner.querySelector(".ra-compare");
             compare.hidden = this.deleted || !this.fields.length;
             if (this.comparing) this.markFields(); // keep the comparison up to date
             compare.textContent = this.comparing ? gettext("Hide comparison") : gettext("Compare");
+            const announcement = `${headline} ${fields}`.trim();
+            if (this.announcer.textContent !== announcement) this.announcer.textContent = announcement;
         }
 
         clear() {
-            this.region.replaceChildren();
+            this.banner.replaceChildren();
+            this.announcer.textContent = "";
             this.comparing = false;
+            this.authors.clear();
+            this.at = null;
             this.unmarkFields();
         }
 
         tick() {
-            const text = this.region.querySelector(".ra-banner-text");
-            // Only the time moves: rewrite quietly, without re-announcing the whole banner.
-            if (text && this.last && this.last.at) {
-                this.region.setAttribute("aria-live", "off");
-                text.textContent = this.headline();
-                this.region.setAttribute("aria-live", "polite");
-            }
+            const text = this.banner.querySelector(".ra-banner-text");
+            if (text && this.at) text.textContent = this.headline(); // (not re-announced)
         }
 
         say(level, text) {
             const notice = document.createElement("ul");
             notice.className = "messagelist ra-notice";
+            notice.setAttribute("role", "status");
             notice.innerHTML = `<li class="${level}"></li>`;
             notice.firstChild.textContent = text;
-            this.region.append(notice);
+            this.banner.append(notice);
         }
 
         reload() {
             if (this.dirty && !confirm(gettext("Discard your unsaved changes and reload?"))) return;
-            location.assign(location.href); // a GET, never a re-POST
+            location.assign(location.href.split("#")[0]); // a GET, never a re-POST or a jump
         }
 
-        // Compare: under each changed field, what is saved now; the user's input stays as is.
+        // Compare: under each changed part, what is saved now; the user's input stays as is.
         compare() {
             this.comparing = !this.comparing;
             if (this.comparing) this.markFields();
             else this.unmarkFields();
-            const button = this.region.querySelector(".ra-compare");
+            const button = this.banner.querySelector(".ra-compare");
             button.setAttribute("aria-expanded", String(this.comparing));
             button.textContent = this.comparing ? gettext("Hide comparison") : gettext("Compare");
             const first = document.querySelector(".ra-changed-field");
@@ -240,7 +270,10 @@
                 row.classList.add("ra-changed-field");
                 const saved = document.createElement("div");
                 saved.className = "help ra-saved-value";
-                saved.textContent = interpolate(gettext("Saved now: %(value)s"), {value: field.value}, true);
+                saved.textContent =
+                    field.value === null
+                        ? gettext("Saved now: (not shown)")
+                        : interpolate(gettext("Saved now: %(value)s"), {value: field.value});
                 row.append(saved);
             }
         }
@@ -257,7 +290,9 @@
         const script = document.getElementById("realtime-admin-change-form");
         if (!script || !("WebSocket" in window) || !window.RealtimeAdminSocket) return;
         try {
-            window.realtimeAdminForm = new LiveChangeForm(JSON.parse(script.textContent));
+            const config = JSON.parse(script.textContent);
+            texts = config.texts || {};
+            window.realtimeAdminForm = new LiveChangeForm(config);
         } catch (error) {
             console.warn("realtime_admin: live updates are off for this form", error);
         }

@@ -15,6 +15,7 @@
     const gettext = window.gettext || ((text) => text);
 
     const FLASH_MS = 1600;
+    const PRESENCE_HOLD_MS = 2000; // after a reconnect, while other processes answer
     const MIN_REFRESH_INTERVAL_MS = 250; // a burst of notices becomes a few refreshes a second
     const MAX_CHANGED_PER_REFRESH = 200; // past this, re-read the whole page instead
 
@@ -99,12 +100,14 @@
             document.addEventListener("input", (event) => this.noteEdit(event), true);
             document.addEventListener("change", (event) => this.noteEdit(event), true);
             document.addEventListener("click", (event) => this.choosePopupRow(event));
-            this.presence = window.RealtimeAdminPresence && new window.RealtimeAdminPresence();
+            this.presence =
+                window.RealtimeAdminPresence && new window.RealtimeAdminPresence(config.texts);
             this.socket = new window.RealtimeAdminSocket(config.websocket, {
                 onOpen: (again) => {
                     this.shownSent = null;
                     this.sendShown();
                     if (again) this.requestResync(); // we may have missed changes
+                    if (again && this.presence) this.presence.hold(PRESENCE_HOLD_MS);
                     this.connectedBefore = true;
                     this.emit("open");
                 },

@@ -4,7 +4,6 @@
  */
 "use strict";
 {
-    const gettext = window.gettext || ((text) => text);
 
     function initials(name) {
         const words = String(name).trim().split(/\s+/).filter(Boolean);
@@ -20,7 +19,9 @@
     }
 
     class Presence {
-        constructor() {
+        // texts: the page config's translations, by their English original (i18n.py).
+        constructor(texts = {}) {
+            const gettext = (text) => texts[text] || text;
             this.element = document.createElement("div");
             this.element.className = "ra-presence";
             this.element.hidden = true;
@@ -42,7 +43,22 @@
             }
         }
 
+        // After a reconnect the server's first roster may lack users of other processes
+        // until they answer: for a moment, people are added but nobody is taken away.
+        hold(ms) {
+            this.holdUntil = Date.now() + ms;
+        }
+
         show(users) {
+            this.latest = users;
+            const wait = (this.holdUntil || 0) - Date.now();
+            if (wait > 0) {
+                const ids = new Set(users.map((user) => String(user.id)));
+                users = [...users, ...(this.shown || []).filter((user) => !ids.has(String(user.id)))];
+                clearTimeout(this.holdTimer);
+                this.holdTimer = setTimeout(() => this.show(this.latest), wait);
+            }
+            this.shown = users;
             this.list.replaceChildren(
                 ...users.map((user) => {
                     const item = document.createElement("li");
