@@ -457,10 +457,11 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         code = self.refusal(self.user)
         if code:
             return code
-        for subscription in self.subscriptions.values():
+        # (Copies: this runs in a database thread while the socket's loop may change them.)
+        for subscription in list(self.subscriptions.values()):
             if not self.may_view(subscription.site, subscription.model_admin):
                 return CLOSE_FORBIDDEN
-        for (_, pk), watched in self.objects.items():
+        for (_, pk), watched in list(self.objects.items()):
             if not self.may_view(watched.site, watched.model_admin):
                 return CLOSE_FORBIDDEN
             if not self.may_see_object(watched.model_admin, pk):
@@ -518,7 +519,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             ):
                 op = bus.DELETED  # the same answer for gone and no longer allowed
             if op == bus.DELETED:
-                del self.objects[key]
+                self.objects.pop(key, None)  # (the socket may have ended during the await)
                 await self.exit(label, pk)
                 await self.stop_hearing(label)
             index = event.get("by", {}).get(pk)
