@@ -1,4 +1,4 @@
-"""The texts of the change form and presence scripts, translated on the server.
+"""The texts of the page scripts, translated on the server.
 
 The admin's JavaScript catalog (``admin:jsi18n``) holds only the admin's own strings, so the
 pages' configs carry these, translated with the project's catalogs for the request's
@@ -26,7 +26,22 @@ TEXTS = [
     gettext_noop("Discard your unsaved changes and reload?"),
     gettext_noop("Also here:"),
     gettext_noop("Also here"),
+    gettext_noop("Reconnecting…"),
+    gettext_noop(
+        "Live updates have stopped: your session has ended. Reload the page to log in again."
+    ),
+    gettext_noop("Live updates have stopped: you no longer have access to these rows."),
+    gettext_noop("Saving this page now would overwrite those changes."),
+    gettext_noop("The page waits while rows you selected would move off it."),
+    gettext_noop("%(done)s of %(total)s"),
+    gettext_noop("Cancel"),
+    gettext_noop("Cancelling…"),
+    gettext_noop("Dismiss"),
+    gettext_noop("“%(action)s” finished."),
+    gettext_noop("“%(action)s” was cancelled. %(result)s"),
+    gettext_noop("“%(action)s” failed: %(error)s"),
 ]
+# (Texts with plural forms stay with ngettext in the scripts: a fixed map cannot hold them.)
 
 
 def page_texts() -> dict[str, str]:

@@ -56,7 +56,7 @@
                         pk: config.pk,
                         // When the form was read: the server tells us if we missed changes since.
                         since: again ? undefined : config.since,
-                    });
+                    }, config.texts);
                     // After a drop, or on a refused save's page (it may carry an older
                     // version than the object's): see for ourselves.
                     if (again || document.querySelector(".errornote")) this.check();

@@ -12,7 +12,8 @@
         window.interpolate ||
         ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => values[key]));
 
-    const gettext = window.gettext || ((text) => text);
+    let texts = {}; // the config's translations, by their English original (i18n.py)
+    const gettext = (text) => texts[text] || (window.gettext ? window.gettext(text) : text);
 
     const FLASH_MS = 1600;
     const PRESENCE_HOLD_MS = 2000; // after a reconnect, while other processes answer
@@ -120,7 +121,7 @@
                 },
                 onResume: () => this.requestResync(),
                 onStop: (text) => this.stop(text),
-            });
+            }, config.texts);
         }
 
         // For jobs.js: hear socket frames of a type ("open" when the socket (re)connects).
@@ -498,7 +499,9 @@
             window.Actions = (boxes, options) => stockActions(liveCheckboxes, options);
         }
         try {
-            window.realtimeAdmin = new LiveChangelist(JSON.parse(script.textContent));
+            const config = JSON.parse(script.textContent);
+            texts = config.texts || {};
+            window.realtimeAdmin = new LiveChangelist(config);
         } catch (error) {
             warnOnce("live updates are off for this page", error);
         }

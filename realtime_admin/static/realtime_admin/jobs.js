@@ -6,7 +6,10 @@
  */
 "use strict";
 {
-    const gettext = window.gettext || ((text) => text);
+    // The changelist config's translations, by their English original (i18n.py).
+    const gettext = (text) =>
+        (window.realtimeAdmin?.config?.texts || {})[text] ||
+        (window.gettext ? window.gettext(text) : text);
     const interpolate =
         window.interpolate ||
         ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => values[key]));

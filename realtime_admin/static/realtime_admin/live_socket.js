@@ -10,7 +10,6 @@
  */
 "use strict";
 {
-    const gettext = window.gettext || ((text) => text);
 
     // Close codes after which retrying cannot help (see consumers.py).
     const STOPPED = {
@@ -21,7 +20,9 @@
     const MAX_RETRY_MS = 30000;
 
     class LiveSocket {
-        constructor(path, page) {
+        // texts: the page config's translations, by their English original (i18n.py).
+        constructor(path, page, texts = {}) {
+            this.gettext = (text) => texts[text] || (window.gettext ? window.gettext(text) : text);
             this.url = new URL(path, location.href);
             this.url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
             this.page = page;
@@ -67,7 +68,7 @@
                 this.page.onMessage(frame);
             });
             socket.addEventListener("close", (event) => {
-                if (STOPPED[event.code]) return this.stop(gettext(STOPPED[event.code]));
+                if (STOPPED[event.code]) return this.stop(this.gettext(STOPPED[event.code]));
                 // Exponential backoff with full jitter: the tabs of a restarted server come
                 // back spread over a second, then over longer and longer spans.
                 const delay = Math.min(MAX_RETRY_MS, 1000 * 2 ** this.retries) * (0.2 + Math.random());
@@ -103,7 +104,7 @@
                 const element = document.createElement("div");
                 element.id = "ra-reconnecting";
                 element.setAttribute("role", "status");
-                element.textContent = gettext("Reconnecting…");
+                element.textContent = this.gettext("Reconnecting…");
                 document.body.appendChild(element);
             }, RECONNECTING_AFTER_MS);
         }
