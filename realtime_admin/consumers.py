@@ -50,7 +50,13 @@ from django.contrib.admin.sites import NotRegistered
 from . import auth, bus, conf, presence
 from .actor import describe
 from .hub import hub_for
-from .permissions import has_row_rules, request_for, site_named, visible_pks
+from .permissions import (
+    has_row_rules,
+    openable_object,
+    request_for,
+    site_named,
+    visible_pks,
+)
 
 logger = logging.getLogger("realtime_admin")
 
@@ -365,11 +371,9 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         await self.enter(label, pk)
 
     def may_see_object(self, model_admin: admin.ModelAdmin, pk: str) -> bool:
-        """Whether the user may open this object's change form now (its row rules and
-        object permissions, as the change view checks them)."""
-        request = self.request()
-        obj = model_admin.get_object(request, pk)  # the raw pk, as pages and events give it
-        return obj is not None and model_admin.has_view_or_change_permission(request, obj)
+        """Whether the user may open this object's change form now (the raw pk, as pages
+        and events give it)."""
+        return openable_object(model_admin, self.request(), pk) is not None
 
     async def watch_job(self, content: dict) -> None:
         """Follow a background job: its current state now, then every change."""

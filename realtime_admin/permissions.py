@@ -48,3 +48,13 @@ def visible_pks(
 ) -> set[str]:
     queryset = model_admin.get_queryset(request).filter(pk__in=list(pks))
     return {str(pk) for pk in queryset.values_list("pk", flat=True)}
+
+
+def openable_object(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str):
+    """The object whose change form this request may open, as the change view decides it
+    (``get_object()`` through the user's ``get_queryset()``, then the object's view or change
+    permission), or None: the same answer for "gone" and "not yours to see"."""
+    obj = model_admin.get_object(request, object_id)
+    if obj is None or not model_admin.has_view_or_change_permission(request, obj):
+        return None
+    return obj

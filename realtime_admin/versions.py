@@ -11,6 +11,7 @@ No field is added to the user's models.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import re
@@ -75,8 +76,12 @@ def _digest(value: Any) -> str:
     """Keyed with the project's secret: a page's version says nothing about a value its
     form masks (a password hash), even to someone who tries every likely value."""
     text = json.dumps(value, sort_keys=True, default=str)
-    key = hashlib.sha256(b"realtime_admin.versions" + settings.SECRET_KEY.encode()).digest()
-    return hashlib.blake2b(text.encode(), digest_size=5, key=key).hexdigest()
+    return hashlib.blake2b(text.encode(), digest_size=5, key=_key(settings.SECRET_KEY)).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _key(secret: str) -> bytes:
+    return hashlib.sha256(b"realtime_admin.versions" + secret.encode()).digest()
 
 
 def masked(form_field: forms.Field | None) -> bool:
@@ -160,15 +165,18 @@ def version_of(
     request: HttpRequest,
     obj: models.Model,
     initial: Mapping | None = None,
-    formsets: list | None = None,
+    inlines: dict[str, Inline] | None = None,
 ) -> Version:
     """``obj``'s version as the viewer's change form shows it. A page passes its form's
-    ``initial`` and its inline formsets, so that working it out adds no query."""
+    ``initial`` and its inlines (``shown_inlines`` of its own formsets), so that working it
+    out adds no query."""
     version = {
         field.name: _digest(_saved(obj, field, initial))
         for field in shown_fields(model_admin, request, obj)
     }
-    for key, inline in shown_inlines(model_admin, request, obj, formsets).items():
+    if inlines is None:
+        inlines = shown_inlines(model_admin, request, obj)
+    for key, inline in inlines.items():
         version[key] = inline.digest()
     return version
 
@@ -201,11 +209,14 @@ def changes(
     obj: models.Model,
     names: list[str],
     form_fields: Mapping[str, forms.Field] | None = None,
+    inlines: dict[str, Inline] | None = None,
 ) -> list[dict]:
     """What the viewer is told of the changed parts ``names`` of ``obj``: their label, their
     saved value as text (unless their form masks it), whether they may edit them, and where
-    the page shows them. ``form_fields``: the viewer's change form's fields."""
-    inlines = shown_inlines(model_admin, request, obj) if any(map(is_inline, names)) else {}
+    the page shows them. ``form_fields``: the viewer's change form's fields; ``inlines``:
+    its inlines, if the caller read them already."""
+    if inlines is None and any(map(is_inline, names)):
+        inlines = shown_inlines(model_admin, request, obj)
     editable = model_admin.has_change_permission(request, obj)
     readonly = set(model_admin.get_readonly_fields(request, obj))
     if form_fields is None:
@@ -213,7 +224,7 @@ def changes(
     told = []
     for name in names:
         if is_inline(name):
-            inline = inlines.get(name)
+            inline = (inlines or {}).get(name)
             if inline is None:
                 continue
             told.append(
@@ -226,19 +237,17 @@ def changes(
                 }
             )
         else:
+            form_field = form_fields.get(name)
+            hidden = masked(form_field)
             told.append(
                 {
                     "name": name,
                     "label": str(
-                        getattr(form_fields.get(name), "label", None)
+                        getattr(form_field, "label", None)
                         or capfirst(obj._meta.get_field(name).verbose_name)
                     ),
-                    "value": None
-                    if masked(form_fields.get(name))
-                    else display(model_admin, obj, name),
-                    "editable": editable
-                    and name not in readonly
-                    and not masked(form_fields.get(name)),
+                    "value": None if hidden else display(model_admin, obj, name),
+                    "editable": editable and name not in readonly and not hidden,
                     "selector": f".field-{name}",
                 }
             )
@@ -281,16 +290,18 @@ class VersionedForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Read before cleaning copies the user's input onto the instance.
-        self.realtime_admin_version = (
-            None
-            if self.instance._state.adding
-            else version_of(
+        self.realtime_admin_version = self.realtime_admin_inlines = None
+        if not self.instance._state.adding:
+            self.realtime_admin_inlines = shown_inlines(
+                self.realtime_admin_model_admin, self.realtime_admin_request, self.instance
+            )
+            self.realtime_admin_version = version_of(
                 self.realtime_admin_model_admin,
                 self.realtime_admin_request,
                 self.instance,
                 self.initial,
+                self.realtime_admin_inlines,
             )
-        )
 
     def clean(self) -> dict:
         # Checked first: the form's own clean() may raise, and the page it returns to must
@@ -325,6 +336,7 @@ class VersionedForm(forms.ModelForm):
             self.instance,
             changed,
             self.fields,
+            self.realtime_admin_inlines,
         )
         # What this save could overwrite: its editable fields, and inlines it may change.
         overwritten = [

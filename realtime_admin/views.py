@@ -32,6 +32,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 from django.views.decorators.http import require_http_methods
 
 from . import conf, rows, versions
+from .permissions import openable_object
 
 URL_SUFFIX = "__live__/"
 
@@ -87,12 +88,13 @@ def object_status(
         loaded = versions.decode(request.GET.get("version", ""))
     except ValueError:
         return HttpResponseBadRequest("The version is damaged: reload the page.")
-    obj = model_admin.get_object(request, unquote(object_id))
-    if obj is None or not model_admin.has_view_or_change_permission(request, obj):
+    obj = openable_object(model_admin, request, unquote(object_id))
+    if obj is None:
         return JsonResponse({"state": "deleted"})
-    current = versions.version_of(model_admin, request, obj)
+    inlines = versions.shown_inlines(model_admin, request, obj)  # (read once, used twice)
+    current = versions.version_of(model_admin, request, obj, inlines=inlines)
     changed = versions.changed_fields(loaded, current)
-    fields = versions.changes(model_admin, request, obj, changed)
+    fields = versions.changes(model_admin, request, obj, changed, inlines=inlines)
     return JsonResponse(
         {
             "state": "changed" if changed else "same",

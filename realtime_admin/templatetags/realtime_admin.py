@@ -11,7 +11,7 @@ from .. import conf
 from ..actor import describe
 from ..i18n import page_texts
 from ..integration import object_url_name, url_name
-from ..versions import VERSION_FIELD, encode, version_of
+from ..versions import VERSION_FIELD, encode, shown_inlines, version_of
 
 register = template.Library()
 
@@ -78,10 +78,10 @@ def _runs_jobs(model_admin, request) -> bool:
 def realtime_admin_change_form_config(context) -> str:
     """The JSON the change form script starts from: which object, where to listen, where to
     ask what changed, and the version the form was loaded with."""
-    adminform, original = context.get("adminform"), context.get("original")
-    request = context.get("request")
-    if adminform is None or original is None or original.pk is None or context.get("add"):
+    adminform, original = _change_form(context)
+    if adminform is None:
         return ""  # an add form: no object to watch yet
+    request = context.get("request")
     model_admin = adminform.model_admin
     site = model_admin.admin_site
     try:
@@ -112,11 +112,20 @@ def realtime_admin_change_form_config(context) -> str:
 @register.simple_tag(takes_context=True)
 def realtime_admin_version_input(context) -> str:
     """The hidden input by which a save says which version of the object it was made on."""
-    adminform, original = context.get("adminform"), context.get("original")
-    if adminform is None or original is None or original.pk is None or context.get("add"):
+    adminform, original = _change_form(context)
+    if adminform is None:
         return ""
     version = _version(context, adminform, original)
     return format_html('<input type="hidden" name="{}" value="{}">', VERSION_FIELD, version)
+
+
+def _change_form(context) -> tuple:
+    """The page's (adminform, object) if it is an existing object's change form, else
+    (None, None)."""
+    adminform, original = context.get("adminform"), context.get("original")
+    if adminform is None or original is None or original.pk is None or context.get("add"):
+        return None, None
+    return adminform, original
 
 
 def _version(context, adminform, original) -> str:
@@ -130,15 +139,16 @@ def _version(context, adminform, original) -> str:
     if cached is None:
         version = getattr(adminform.form, "realtime_admin_version", None)
         if version is None:  # from what the page reads anyway: no extra query
+            model_admin, request = adminform.model_admin, context.get("request")
             formsets = [
                 (inline.opts, inline.formset) for inline in context.get("inline_admin_formsets", [])
             ]
             version = version_of(
-                adminform.model_admin,
-                context.get("request"),
+                model_admin,
+                request,
                 original,
                 initial=adminform.form.initial,
-                formsets=formsets,
+                inlines=shown_inlines(model_admin, request, original, formsets),
             )
         cached = adminform.realtime_admin_version = encode(version)
     return cached
