@@ -11,13 +11,12 @@ enclosing transaction, is still announced; pages then re-fetch and find nothing 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
 from django.contrib.admin.sites import all_sites
-from django.db import connections, models, transaction
+from django.db import connections, models
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from . import actor, bus
@@ -37,22 +36,18 @@ def _merge(old: str | None, new: str) -> str | None:
 class Buffer:
     """The changes of one transaction, de-duplicated by (model, pk).
 
-    Rows are kept by the labels of the changelists that show them (``live_labels()``, looked
-    up once per model and transaction), so a save costs a few dict operations however many
-    proxies share the table."""
+    Rows are kept by the labels of the changelists that show them (``live_labels()``), so a
+    save costs a few dict operations however many proxies share the table."""
 
     def __init__(self) -> None:
         self.changes: dict[tuple[str, ...], dict[str, str]] = {}
-        self.labels: dict[type[models.Model], tuple[str, ...]] = {}
         self.actor = actor.current()  # who makes this transaction's changes, if known
         # Set once run: a TestCase's captureOnCommitCallbacks(execute=True) runs callbacks
         # without replacing run_on_commit, and later changes need a buffer of their own.
         self.published = False
 
     def add(self, model: type[models.Model], pks: Iterable[Any], op: str) -> None:
-        labels = self.labels.get(model)
-        if labels is None:
-            labels = self.labels[model] = live_labels(model)
+        labels = live_labels(model)
         if not labels:
             return
         rows = self.changes.get(labels)
@@ -86,6 +81,8 @@ def _current_buffer(connection) -> Buffer | None:
     cached = getattr(connection, "_realtime_admin_buffer", None)
     if cached is not None and cached[0] is connection.run_on_commit and not cached[1].published:
         return cached[1]
+    if not connection.run_on_commit:
+        return None
     buffer = next(
         (
             func.__self__
@@ -100,9 +97,10 @@ def _current_buffer(connection) -> Buffer | None:
 
 
 def _new_buffer(connection) -> Buffer:
-    """A buffer for this transaction, published when it commits."""
+    """A buffer for this transaction, published when it commits (``transaction.on_commit``,
+    on the connection at hand rather than looked up again)."""
     buffer = Buffer()
-    transaction.on_commit(buffer.publish, using=connection.alias, robust=True)
+    connection.on_commit(buffer.publish, robust=True)
     connection._realtime_admin_buffer = (connection.run_on_commit, buffer)
     return buffer
 
@@ -110,23 +108,29 @@ def _new_buffer(connection) -> Buffer:
 def live_labels(model: type[models.Model]) -> tuple[str, ...]:
     """The labels of the changelists that show rows of ``model``'s table: the model and its
     proxies that an admin site registers (others, e.g. sessions, are not announced)."""
-    # Registering a model changes the size, so a new registration is seen at once.
-    registry_size = sum(len(site._registry) for site in all_sites)
-    return _live_labels(model._meta.concrete_model, registry_size)
-
-
-@functools.lru_cache(maxsize=1024)
-def _live_labels(concrete: type[models.Model], registry_size: int) -> tuple[str, ...]:
-    return tuple(
-        sorted(
-            {
-                registered._meta.label_lower
-                for site in all_sites
-                for registered in site._registry
-                if registered._meta.concrete_model is concrete
-            }
+    labels = _labels.get(model)
+    if labels is None:
+        concrete = model._meta.concrete_model
+        labels = _labels[model] = tuple(
+            sorted(
+                {
+                    registered._meta.label_lower
+                    for site in all_sites
+                    for registered in site._registry
+                    if registered._meta.concrete_model is concrete
+                }
+            )
         )
-    )
+    return labels
+
+
+# model -> live_labels(model); emptied whenever a site registers or unregisters a model
+# (integration.py), so the save path reads a dict instead of walking every site's registry.
+_labels: dict[type[models.Model], tuple[str, ...]] = {}
+
+
+def registry_changed() -> None:
+    _labels.clear()
 
 
 def record(
@@ -144,15 +148,13 @@ def record(
     if connection.in_atomic_block:
         buffer = _current_buffer(connection)
         if buffer is None:
-            labels = live_labels(model)
-            if not labels:
+            if not live_labels(model):
                 return  # no buffer (and no on_commit) for writes nobody shows
             buffer = _new_buffer(connection)
-            buffer.labels[model] = labels
         buffer.add(model, pks, op)
-    elif explicit or connection.get_autocommit():
+    elif (explicit or connection.get_autocommit()) and (labels := live_labels(model)):
         rows = {str(pk): op for pk in pks}
-        bus.publish({label: rows for label in live_labels(model)}, by=actor.current())
+        bus.publish(dict.fromkeys(labels, rows), by=actor.current())
 
 
 def on_post_save(sender, instance, created, raw, using, **kwargs) -> None:

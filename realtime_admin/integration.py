@@ -6,7 +6,8 @@ A few stock methods are wrapped once, at app start:
   endpoint of each change form. A subclass that overrides ``get_urls`` and calls ``super()``
   (the documented way) keeps them.
 - ``AdminSite.register`` starts announcing deletes of each model it registers (capture.py
-  connects its delete receiver per model, so unregistered models keep fast deletes).
+  connects its delete receiver per model, so unregistered models keep fast deletes), and
+  it and ``unregister`` tell capture.py that which changelists show a table may have changed.
 - ``AdminSite.admin_view`` runs every admin view as its user (actor.py), so that change
   forms can say who changed their object.
 - ``ModelAdmin.get_form`` checks, when a live change form posts the version it was loaded
@@ -95,17 +96,29 @@ def _get_form(stock):
 
 
 def _wrap_register() -> None:
-    stock_register = AdminSite.register
+    """Registering a model starts announcing its deletes; registering or unregistering
+    anything changes which changelists show which tables (capture.live_labels)."""
+    stock_register, stock_unregister = AdminSite.register, AdminSite.unregister
     if getattr(stock_register, "realtime_admin", False):
         return
 
     @functools.wraps(stock_register)
     def register(self: AdminSite, model_or_iterable, admin_class=None, **options):
-        stock_register(self, model_or_iterable, admin_class, **options)
+        try:
+            stock_register(self, model_or_iterable, admin_class, **options)
+        finally:  # (some models may have been registered before an error)
+            capture.registry_changed()
         for model in (
             [model_or_iterable] if isinstance(model_or_iterable, ModelBase) else model_or_iterable
         ):
             capture.watch_deletes(model)
 
-    register.realtime_admin = True
-    AdminSite.register = register
+    @functools.wraps(stock_unregister)
+    def unregister(self: AdminSite, model_or_iterable):
+        try:
+            stock_unregister(self, model_or_iterable)
+        finally:
+            capture.registry_changed()
+
+    register.realtime_admin = unregister.realtime_admin = True
+    AdminSite.register, AdminSite.unregister = register, unregister

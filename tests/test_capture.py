@@ -205,6 +205,29 @@ def test_registered_proxies_hear_about_their_rows(published):
     assert set(published[-1]) == {("shop.openorder", str(order.pk)), ("shop.order", str(order.pk))}
 
 
+def test_registering_and_unregistering_a_model_is_seen_at_once(published):
+    from django.contrib.admin import AdminSite
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models.signals import post_delete
+
+    def save_one(name):
+        return str(ContentType.objects.create(app_label="registry_test", model=name).pk)
+
+    save_one("before")
+    assert published == []  # no admin shows content types
+    site = AdminSite(name="content_types_admin")
+    site.register(ContentType)
+    try:
+        pk = save_one("registered")
+        assert published == [{("contenttypes.contenttype", pk): "created"}]
+        site.unregister(ContentType)
+        published.clear()
+        save_one("unregistered")
+        assert published == []
+    finally:  # (registering started announcing the model's deletes)
+        post_delete.disconnect(dispatch_uid="realtime_admin.contenttypes.ContentType")
+
+
 def test_models_no_admin_shows_keep_fast_deletes():
     from django.db.models.deletion import Collector
 
