@@ -52,6 +52,7 @@ from .actor import describe
 from .hub import hub_for
 from .permissions import (
     has_row_rules,
+    narrows_rows,
     openable_object,
     request_for,
     site_named,
@@ -107,6 +108,8 @@ class Recent:
 class Subscription:
     site: admin.AdminSite
     model_admin: admin.ModelAdmin
+    # Whether the user's changelist may leave out rows (permissions.narrows_rows): then each
+    # change is checked against their rules before its pk reaches them. Re-read on re-check.
     row_rules: bool
     # Rows the page shows, as far as the socket knows: deletes are told for these.
     shown: Recent = field(default_factory=lambda: Recent(SHOWN_KEPT))
@@ -298,7 +301,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         if label not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             return await self.send_error("Too many subscriptions.")
         claimed = {str(pk) for pk in shown}
-        found, shown = await database_sync_to_async(self.authorize)(
+        found, shown, row_rules = await database_sync_to_async(self.authorize)(
             label, site or "admin", list(claimed)
         )
         if found is None:
@@ -312,9 +315,10 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         subscription = self.subscriptions.get(label)
         new = subscription is None or subscription.model_admin is not model_admin
         if new:
-            subscription = Subscription(site, model_admin, has_row_rules(model_admin))
+            subscription = Subscription(site, model_admin, row_rules)
             self.subscriptions[label] = subscription
             await self.hub.join(group, self)
+        subscription.row_rules = row_rules
         subscription.page_shows(shown)
         await self.send_json({"type": "subscribed", "model": label})
         if content.get("presence"):
@@ -355,7 +359,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         key = (label, pk)
         if key not in self.objects and len(self.objects) >= MAX_SUBSCRIPTIONS:
             return await self.send_error("Too many subscriptions.")
-        found, _ = await database_sync_to_async(self.authorize)(label, site or "admin", [])
+        found, _, _ = await database_sync_to_async(self.authorize)(label, site or "admin", [])
         if found is None or not await database_sync_to_async(self.may_see_object)(found[1], pk):
             # The same answer for "no such object" and "not yours to see".
             return await self.send_error(f"Cannot follow {label!r} {pk!r}.")
@@ -411,25 +415,26 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
 
     def authorize(
         self, label: str, site_name: str, claimed: list[str]
-    ) -> tuple[tuple[admin.AdminSite, admin.ModelAdmin] | None, set[str]]:
+    ) -> tuple[tuple[admin.AdminSite, admin.ModelAdmin] | None, set[str], bool]:
         """The site and ModelAdmin of ``label`` if this socket's user, as things stand now,
-        may view its changelist; and which of the claimed shown pks they may see (what the
-        page says it shows is not trusted: deletes are told only for those)."""
+        may view its changelist; which of the claimed shown pks they may see (what the page
+        says it shows is not trusted: deletes are told only for those); and whether their
+        changelist may leave rows out (``narrows_rows``)."""
         self.user = auth.current_user(self.scope)
         if self.refusal(self.user):
-            return None, set()
+            return None, set(), True
         site = site_named(site_name)
         try:
             model = apps.get_model(label)
             model_admin = site.get_model_admin(model) if site else None
         except (LookupError, ValueError, NotRegistered):
-            return None, set()
+            return None, set(), True
         if not (model_admin and self.may_view(site, model_admin)):
-            return None, set()
-        if has_row_rules(model_admin):
+            return None, set(), True
+        if narrows_rows(model_admin, self.request()):
             visible = visible_pks(model_admin, self.request(), claimed) if claimed else set()
-            return (site, model_admin), visible
-        return (site, model_admin), set(claimed)
+            return (site, model_admin), visible, True
+        return (site, model_admin), set(claimed), False
 
     def request(self):
         return request_for(self.scope, self.user)
@@ -465,6 +470,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         for subscription in list(self.subscriptions.values()):
             if not self.may_view(subscription.site, subscription.model_admin):
                 return CLOSE_FORBIDDEN
+            # A user's rules may have changed (e.g. no longer a superuser): narrow from now.
+            subscription.row_rules = narrows_rows(subscription.model_admin, self.request())
         for (_, pk), watched in list(self.objects.items()):
             if not self.may_view(watched.site, watched.model_admin):
                 return CLOSE_FORBIDDEN

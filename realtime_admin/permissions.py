@@ -43,6 +43,22 @@ def has_row_rules(model_admin: admin.ModelAdmin) -> bool:
     return type(model_admin).get_queryset is not admin.ModelAdmin.get_queryset
 
 
+def narrows_rows(model_admin: admin.ModelAdmin, request: HttpRequest) -> bool:
+    """Whether the changelist may leave out some of the table's rows for this request's user:
+    ``get_queryset()`` filters (rules per user, or a default manager that hides rows), slices
+    or combines. A superuser under an "own orders only" rule gets the whole table: the
+    socket then need not ask the database which of a change's rows they may see."""
+    query = model_admin.get_queryset(request).query
+    concrete = model_admin.model._meta.concrete_model
+    return bool(
+        query.where
+        or query.is_sliced
+        or query.combinator
+        or query.extra_tables
+        or query.model._meta.concrete_model is not concrete
+    )
+
+
 def visible_pks(
     model_admin: admin.ModelAdmin, request: HttpRequest, pks: Iterable[str]
 ) -> set[str]:

@@ -4,6 +4,7 @@ that tells the page why. Sessions are checked as Django checks them, fallbacks i
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
+from django.contrib.auth.models import Permission
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
@@ -132,6 +133,22 @@ async def test_rights_that_still_hold_keep_the_stream_open():
     order = await make(factories.order)(owner=user)
     frame = await communicator.receive_json_from()
     assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+
+
+async def test_a_superuser_made_a_manager_is_told_only_of_their_rows_from_the_next_check():
+    user = await make(factories.superuser)("carol")  # sees every order, whoever owns it
+    communicator = await live_socket(user)
+    user.is_superuser = False
+    await make(user.save)()
+    await make(user.user_permissions.set)(
+        await make(list)(Permission.objects.filter(codename="view_order"))
+    )
+    assert await communicator.receive_nothing(timeout=RECHECK * 4)  # still allowed to view
+    await make(factories.order)()  # not hers: not even its pk, now
+    assert await communicator.receive_nothing(timeout=0.3)
+    mine = await make(factories.order)(owner=user)
+    frame = await communicator.receive_json_from()
+    assert frame["changes"] == [{"pk": str(mine.pk), "op": "created"}]
 
 
 async def test_a_rotated_secret_key_with_the_old_one_as_fallback_keeps_users_logged_in(settings):
