@@ -23,7 +23,7 @@ BENCH = Path(__file__).resolve().parent
 
 # name -> (arguments for the smoke run)
 BENCHMARKS = {
-    "save_path": ["--count", "500", "--block", "250"],
+    "save_path": ["--count", "500", "--pairs", "2", "--block", "125"],
     "commit_to_screen": ["--samples", "10"],
     "fanout": ["--sockets", "100", "--samples", "4", "--spacing", "0.5"],
     "burst": ["--changes", "1000", "--seconds", "2"],

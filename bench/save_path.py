@@ -2,27 +2,31 @@
 and of 100, with the app installed and publishing to a real Redis, against the same saves
 without the app, measured in the same run.
 
-    python bench/save_path.py [--count 10000] [--block 500]
+    python bench/save_path.py [--count 10000] [--pairs 4] [--block 500]
 
-Starts a throwaway redis-server (or uses REDIS_URL). For each transaction size, two
-processes run side by side, each on a fresh SQLite database: one with the app, one without
-(``settings_without_app.py``). After 100 warm-up saves each (first-use imports and
-connections aside), they take turns saving ``--block`` orders at a time, one process at a
-time (with, without, without, with, ...) until each has made ``--count``: both see the same
-machine, block for block. This machine's speed drifts by 10-20 per cent from one second to
-the next, which is larger than the cost measured; runs of a whole variant one after the
-other were dominated by it.
+Starts a throwaway redis-server (or uses REDIS_URL). For each transaction size, ``--pairs``
+pairs of processes run, one pair after another, each process on a fresh SQLite database:
+one with the app, one without (``settings_without_app.py``). After 100 warm-up saves each
+(first-use imports and connections aside), the two of a pair take turns saving ``--block``
+orders at a time (with, without, without, with, ...), one process at a time, until each has
+made its share of ``--count``.
 
-The figure is the ratio of the two totals. The spread of the per-block ratios is printed
-beside it. The publisher thread's work counts where it competes with the saves; a batch it
-sends after a block ended (at most one of a block's, every 250 ms) runs while the other
-process saves.
+Why so: this machine's speed drifts by 10-20 per cent from one second to the next, and one
+process runs a few per cent faster or slower than another with the very same code (memory
+layout, hash seed); both are larger than the cost measured. Taking turns block by block
+lets both variants see the same moments; several pairs average the luck of the processes.
+Runs of a whole variant one after the other gave anything from 1.03x to 1.33x for the same
+code.
+
+The figure is the ratio of the two variants' total times; each pair's own ratio is printed
+beside it, to show the spread. The publisher thread's work counts where it competes with the
+saves; a batch it sends after a block ended (at most one a block, every 250 ms) runs while
+the other process saves.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import time
@@ -93,25 +97,29 @@ class Variant:
             raise RuntimeError(f"the {self.name} process failed")
 
 
-def measure(per_transaction: int, count: int, block: int, redis: str) -> None:
-    variants = [Variant(name, per_transaction, redis) for name in SETTINGS]
-    try:
-        for n in range(0, count, block):
-            # with, without, then without, with: neither always goes first.
-            for variant in variants if n // block % 2 == 0 else variants[::-1]:
-                variant.block(min(block, count - n))
-    finally:
+def measure(per_transaction: int, count: int, pairs: int, block: int, redis: str) -> None:
+    totals = dict.fromkeys(SETTINGS, 0.0)
+    pair_ratios = []
+    for pair in range(pairs):
+        share = count // pairs + (pair < count % pairs)
+        variants = [Variant(name, per_transaction, redis) for name in SETTINGS]
+        try:
+            for n in range(0, share, block):
+                # with, without, then without, with: neither always goes first.
+                for variant in variants if n // block % 2 == 0 else variants[::-1]:
+                    variant.block(min(block, share - n))
+        finally:
+            for variant in variants:
+                variant.stop()
         for variant in variants:
-            variant.stop()
-    with_app, without = (variant.seconds for variant in variants)
-    ratios = sorted(a / b for a, b in zip(with_app, without, strict=True))
-    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+            totals[variant.name] += sum(variant.seconds)
+        with_app, without = (sum(variant.seconds) for variant in variants)
+        pair_ratios.append(with_app / without)
     print(
-        f"save path, {count} saves, {per_transaction} per transaction, in {len(ratios)} "
-        f"alternating blocks: {sum(with_app):.2f} s with realtime_admin, {sum(without):.2f} s "
-        f"without: {sum(with_app) / sum(without):.2f}x (target <= 1.10x); per-block ratios: "
-        f"median {statistics.median(ratios):.2f}, middle half {quartiles[0]:.2f}-"
-        f"{quartiles[2]:.2f}",
+        f"save path, {count} saves, {per_transaction} per transaction, {pairs} pairs of "
+        f"processes taking turns: {totals['with']:.2f} s with realtime_admin, "
+        f"{totals['without']:.2f} s without: {totals['with'] / totals['without']:.2f}x "
+        f"(target <= 1.10x); each pair: {', '.join(f'{r:.2f}x' for r in pair_ratios)}",
         flush=True,
     )
 
@@ -119,6 +127,7 @@ def measure(per_transaction: int, count: int, block: int, redis: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000, help="saves of each variant")
+    parser.add_argument("--pairs", type=int, default=4, help="pairs of processes")
     parser.add_argument("--block", type=int, default=500, help="saves in one turn")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -128,7 +137,7 @@ def main() -> int:
 
     with redis_url("save_path") as redis:
         for per_transaction in (1, 100):
-            measure(per_transaction, args.count, args.block, redis)
+            measure(per_transaction, args.count, args.pairs, args.block, redis)
     return 0
 
 
