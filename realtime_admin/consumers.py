@@ -431,8 +431,9 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             return None, set(), True
         if not (model_admin and self.may_view(site, model_admin)):
             return None, set(), True
-        if narrows_rows(model_admin, self.request()):
-            visible = visible_pks(model_admin, self.request(), claimed) if claimed else set()
+        request = self.request()
+        if narrows_rows(model_admin, request):
+            visible = visible_pks(model_admin, request, claimed) if claimed else set()
             return (site, model_admin), visible, True
         return (site, model_admin), set(claimed), False
 

@@ -208,3 +208,37 @@ async def test_a_job_the_user_may_no_longer_see_ends_the_stream():
     assert (await communicator.receive_json_from())["job"]["id"] == job.pk
     await make(viewer.user_permissions.remove)(view_job)
     assert await closed_with(communicator) == 4403
+
+
+def test_whether_a_users_rules_leave_rows_out():
+    from django.contrib import admin
+    from shop.models import Customer, OpenOrder, Order
+
+    from realtime_admin.permissions import narrows_rows, plain_request
+
+    boss = plain_request(factories.superuser("boss"))
+    manager = plain_request(factories.staff("manager", "view_order"))
+    orders, open_orders = admin.site._registry[Order], admin.site._registry[OpenOrder]
+    assert not narrows_rows(orders, boss)  # "own orders only" does not apply to superusers
+    assert narrows_rows(orders, manager)
+    assert narrows_rows(open_orders, boss)  # a proxy's admin that filters, for everyone
+    assert not narrows_rows(admin.site._registry[Customer], manager)  # no rules at all
+
+    class Narrowing(admin.ModelAdmin):
+        def __init__(self, shape):
+            super().__init__(Order, admin.site)
+            self.shape = shape
+
+        def get_queryset(self, request):
+            return self.shape(super().get_queryset(request))
+
+    for shape in (
+        lambda qs: qs[:10],
+        lambda qs: qs.none(),
+        lambda qs: qs.union(qs),
+        lambda qs: qs.extra(where=["1 = 1"]),
+        lambda qs: qs.exclude(status="new"),
+        lambda qs: 1 / 0,  # rules that cannot be read here are checked on each change
+    ):
+        assert narrows_rows(Narrowing(shape), boss)
+    assert not narrows_rows(Narrowing(lambda qs: qs.select_related("customer")), boss)
