@@ -65,10 +65,12 @@ class Buffer:
 
     def publish(self) -> None:
         self.published = True
-        bus.publish(
-            {label: rows for labels, rows in self.changes.items() for label in labels},
-            by=self.actor,
-        )
+        changes: dict[str, dict[str, str]] = {}
+        for labels, rows in self.changes.items():
+            for label in labels:
+                # (A label in two keys: a proxy's admin was registered during the transaction.)
+                changes[label] = {**changes[label], **rows} if label in changes else rows
+        bus.publish(changes, by=self.actor)
 
 
 def _current_buffer(connection) -> Buffer | None:
@@ -108,10 +110,11 @@ def _new_buffer(connection) -> Buffer:
 def live_labels(model: type[models.Model]) -> tuple[str, ...]:
     """The labels of the changelists that show rows of ``model``'s table: the model and its
     proxies that an admin site registers (others, e.g. sessions, are not announced)."""
-    labels = _labels.get(model)
+    cache = _labels  # (a registration meanwhile replaces it: what is read now is not kept)
+    labels = cache.get(model)
     if labels is None:
         concrete = model._meta.concrete_model
-        labels = _labels[model] = tuple(
+        labels = cache[model] = tuple(
             sorted(
                 {
                     registered._meta.label_lower
@@ -124,13 +127,15 @@ def live_labels(model: type[models.Model]) -> tuple[str, ...]:
     return labels
 
 
-# model -> live_labels(model); emptied whenever a site registers or unregisters a model
+# model -> live_labels(model); replaced whenever a site registers or unregisters a model
 # (integration.py), so the save path reads a dict instead of walking every site's registry.
+# Code that changes a site's ``_registry`` by hand should call registry_changed().
 _labels: dict[type[models.Model], tuple[str, ...]] = {}
 
 
 def registry_changed() -> None:
-    _labels.clear()
+    global _labels
+    _labels = {}
 
 
 def record(

@@ -318,7 +318,9 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             subscription = Subscription(site, model_admin, row_rules)
             self.subscriptions[label] = subscription
             await self.hub.join(group, self)
-        subscription.row_rules = row_rules
+        else:
+            # Never back to False here: a re-check may have found narrower rules meanwhile.
+            subscription.row_rules = subscription.row_rules or row_rules
         subscription.page_shows(shown)
         await self.send_json({"type": "subscribed", "model": label})
         if content.get("presence"):
@@ -450,38 +452,46 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(conf.get("RECHECK_INTERVAL"))
             try:
-                code = await database_sync_to_async(self.recheck)()
+                code, narrowed = await database_sync_to_async(self.recheck)()
             except Exception:
                 logger.exception("realtime_admin: could not re-check a socket's rights")
                 code = CLOSE_SERVER_ERROR  # fail closed; the page reconnects and tries again
             if code:
                 return await self.end(code)
+            for label in narrowed:  # the page may show rows its user may no longer see
+                if label in self.subscriptions:
+                    await self.send_json({"type": "resync", "model": label})
 
-    def recheck(self) -> int | None:
-        """The close code if the user may no longer see everything this socket follows."""
+    def recheck(self) -> tuple[int | None, list[str]]:
+        """The close code if the user may no longer see everything this socket follows; and
+        the changelists whose rows the user's rules now narrow (they were seeing them all)."""
         from .jobs.models import Job
 
         previous, self.user = self.user, auth.current_user(self.scope)
         if not self.user.is_authenticated or self.user.pk != previous.pk:
-            return CLOSE_SESSION_CHANGED
+            return CLOSE_SESSION_CHANGED, []
         code = self.refusal(self.user)
         if code:
-            return code
+            return code, []
         # (Copies: this runs in a database thread while the socket's loop may change them.)
-        for subscription in list(self.subscriptions.values()):
+        narrowed = []
+        for label, subscription in list(self.subscriptions.items()):
             if not self.may_view(subscription.site, subscription.model_admin):
-                return CLOSE_FORBIDDEN
+                return CLOSE_FORBIDDEN, []
             # A user's rules may have changed (e.g. no longer a superuser): narrow from now.
-            subscription.row_rules = narrows_rows(subscription.model_admin, self.request())
+            narrows = narrows_rows(subscription.model_admin, self.request())
+            if narrows and not subscription.row_rules:
+                narrowed.append(label)
+            subscription.row_rules = narrows
         for (_, pk), watched in list(self.objects.items()):
             if not self.may_view(watched.site, watched.model_admin):
-                return CLOSE_FORBIDDEN
+                return CLOSE_FORBIDDEN, []
             if not self.may_see_object(watched.model_admin, pk):
-                return CLOSE_FORBIDDEN
+                return CLOSE_FORBIDDEN, []
         for job in Job.objects.filter(pk__in=self.jobs):
             if not job.may_be_seen_by(self.user):
-                return CLOSE_FORBIDDEN
-        return None
+                return CLOSE_FORBIDDEN, []
+        return None, narrowed
 
     # Events from the hub (hub.py)
 

@@ -275,18 +275,12 @@ class Hub:
             return False
         seen = self.last_seq[group]
         last = seen.get(origin)
-        complete_from = self.complete_from.get(group, float("inf"))
+        seen[origin] = max(seq, last or 0)
         if last is None:
-            # News older than complete_from (e.g. a tail that arrives just after a loss was
-            # dealt with) is covered by the pages' resync: counting from it would take the
-            # messages lost before that resync for a second gap.
-            if event.get("at", complete_from) >= complete_from:
-                seen[origin] = seq
             # A publisher not heard from before: was its previous message (for a tail, the
             # message it repeats) sent while this hub listened?
             sent = event.get("at" if event["type"] == bus.TAIL_EVENT_TYPE else "prev_at")
-            return sent is not None and sent >= complete_from
-        seen[origin] = max(seq, last)
+            return sent is not None and sent >= self.complete_from.get(group, float("inf"))
         if event["type"] == bus.TAIL_EVENT_TYPE:
             return seq > last  # a tail repeats the last seq sent
         return seq > last + 1

@@ -49,15 +49,17 @@ def narrows_rows(model_admin: admin.ModelAdmin, request: HttpRequest) -> bool:
     or combines. A superuser under an "own orders only" rule gets the whole table: the
     socket then need not ask the database which of a change's rows they may see."""
     try:
-        query = model_admin.get_queryset(request).query
+        queryset = model_admin.get_queryset(request)
     except Exception:  # e.g. rules that need a real request: check each change (fail closed)
         return True
-    concrete = model_admin.model._meta.concrete_model
+    query, concrete = queryset.query, model_admin.model._meta.concrete_model
     return bool(
         query.where
         or query.is_sliced
         or query.combinator
         or query.extra_tables
+        or query.distinct_fields  # DISTINCT ON: one row a group
+        or queryset._db is not None  # another database's rows (events do not say which)
         or query.model._meta.concrete_model is not concrete
     )
 

@@ -228,6 +228,27 @@ def test_registering_and_unregistering_a_model_is_seen_at_once(published):
         post_delete.disconnect(dispatch_uid="realtime_admin.contenttypes.ContentType")
 
 
+def test_a_proxy_registered_during_a_transaction_loses_none_of_its_rows(published):
+    from django.contrib.admin import AdminSite
+
+    class RushOrder(Order):
+        class Meta:
+            proxy = True
+            app_label = "shop"
+
+    site = AdminSite(name="rush_admin")
+    customer = factories.customer()
+    with transaction.atomic():
+        first = factories.order(customer=customer)
+        site.register(RushOrder)
+        second = factories.order(customer=first.customer)
+    site.unregister(RushOrder)
+    assert published[-1] == {
+        **orders("created", first.pk, second.pk),
+        ("shop.rushorder", str(second.pk)): "created",
+    }
+
+
 def test_models_no_admin_shows_keep_fast_deletes():
     from django.db.models.deletion import Collector
 
