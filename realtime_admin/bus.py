@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import itertools
 import logging
 import os
@@ -182,6 +183,8 @@ def _deliver(kind: str, payload, spaced: bool = True) -> None:
             asyncio.run_coroutine_threadsafe(_send_batch(batch), loop).result(timeout=10)
         except TimeoutError:
             logger.error("realtime_admin: the server loop did not take a message within 10 s")
+        except concurrent.futures.CancelledError:
+            pass  # the server is shutting down: its loop cancelled the send, nobody is left
     else:
         if not _serves_asgi():
             _warn_in_memory_once()

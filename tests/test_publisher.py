@@ -256,3 +256,27 @@ def test_a_forked_child_publishes_through_a_thread_of_its_own_under_its_own_orig
     assert [m["changes"] for m in changes] == [[["1", "created"]], [["2", "created"]]]
     assert changes[0]["origin"] == bus.ORIGIN != changes[1]["origin"]
     assert changes[1]["seq"] == 1
+
+
+def test_an_in_memory_send_cancelled_by_a_stopping_server_loop_is_dropped_quietly(monkeypatch):
+    """A tail timer fired while the server shut down: its thread must not die of it."""
+    import concurrent.futures
+
+    loop = asyncio.new_event_loop()
+    serving = threading.Thread(target=loop.run_forever, daemon=True)
+    serving.start()
+
+    def cancelled_on_the_way(coroutine, loop):
+        coroutine.close()
+        future = concurrent.futures.Future()
+        future.cancel()
+        return future
+
+    monkeypatch.setattr(bus, "_server_loop", loop)
+    monkeypatch.setattr(asyncio, "run_coroutine_threadsafe", cancelled_on_the_way)
+    try:
+        bus._deliver("tails", [])  # raised CancelledError in the timer's thread before
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        serving.join(timeout=5)
+        loop.close()
