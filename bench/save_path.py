@@ -104,7 +104,7 @@ class Variant:
 
 
 def measure(per_transaction: int, count: int, pairs: int, block: int, redis: str) -> None:
-    totals = dict.fromkeys(SETTINGS, 0.0)
+    totals = {"with": 0.0, "without": 0.0}
     pair_ratios = []
     for pair in range(pairs):
         share = count // pairs + (pair < count % pairs)
@@ -117,9 +117,9 @@ def measure(per_transaction: int, count: int, pairs: int, block: int, redis: str
         finally:
             for variant in variants:
                 variant.stop()
-        for variant in variants:
-            totals[variant.name] += sum(variant.seconds)
         with_app, without = (sum(variant.seconds) for variant in variants)
+        totals["with"] += with_app
+        totals["without"] += without
         pair_ratios.append(with_app / without)
     print(
         f"save path, {count} saves, {per_transaction} per transaction, {pairs} pairs of "

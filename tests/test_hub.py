@@ -233,7 +233,9 @@ async def test_a_followed_job_whose_group_was_lost_is_sent_again(quick_heartbeat
     await communicator.disconnect()
 
 
-async def test_a_users_tabs_share_one_row_rules_query_per_event(monkeypatch):
+@pytest.fixture
+def row_rule_queries(monkeypatch):
+    """The pks of each row-rules query the sockets make, in order."""
     from realtime_admin import consumers
 
     calls = []
@@ -241,6 +243,10 @@ async def test_a_users_tabs_share_one_row_rules_query_per_event(monkeypatch):
     monkeypatch.setattr(
         consumers, "visible_pks", lambda *args: calls.append(args[2]) or real(*args)
     )
+    return calls
+
+
+async def test_a_users_tabs_share_one_row_rules_query_per_event(row_rule_queries):
     alice = await make(factories.staff)("alice", "view_order")
     cookie = await session_cookie(alice)
     tabs = [(await connect(cookie=cookie))[0] for _ in range(3)]
@@ -252,24 +258,19 @@ async def test_a_users_tabs_share_one_row_rules_query_per_event(monkeypatch):
         frame = await communicator.receive_json_from()
         assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
         await communicator.disconnect()
-    assert calls == [[str(order.pk)], [str(order.pk)]]  # one per session, not per tab
+    assert row_rule_queries == [[str(order.pk)], [str(order.pk)]]  # one per session, not tab
 
 
-async def test_a_user_whose_rules_let_them_see_every_row_costs_no_query_per_event(monkeypatch):
+async def test_a_user_whose_rules_let_them_see_every_row_costs_no_query_per_event(
+    row_rule_queries,
+):
     """A superuser under the orders' "own orders only" rule: their get_queryset() does not
     filter, so a change's pks need no check against it."""
-    from realtime_admin import consumers
-
-    calls = []
-    real = consumers.visible_pks
-    monkeypatch.setattr(
-        consumers, "visible_pks", lambda *args: calls.append(args[2]) or real(*args)
-    )
     boss = await subscribed_socket()
     manager = await subscribed_socket(await make(factories.staff)("manager", "view_order"))
     order = await make(factories.order)()  # not the manager's
     assert (await boss.receive_json_from())["changes"] == [{"pk": str(order.pk), "op": "created"}]
     assert await manager.receive_nothing(timeout=0.3)
-    assert calls == [[str(order.pk)]]  # the manager's check only
+    assert row_rule_queries == [[str(order.pk)]]  # the manager's check only
     for communicator in (boss, manager):
         await communicator.disconnect()
