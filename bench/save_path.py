@@ -7,9 +7,9 @@ without the app, measured in the same run.
 Starts a throwaway redis-server (or uses REDIS_URL). For each transaction size, ``--pairs``
 pairs of processes run, one pair after another, each process on a fresh SQLite database:
 one with the app, one without (``settings_without_app.py``). After 100 warm-up saves each
-(first-use imports and connections aside), the two of a pair take turns saving ``--block``
-orders at a time (with, without, without, with, ...), one process at a time, until each has
-made its share of ``--count``.
+(first-use imports and connections aside: see ``settle()``), the two of a pair take turns
+saving ``--block`` orders at a time (with, without, without, with, ...), one process at a
+time, until each has made its share of ``--count``.
 
 Why so: this machine's speed drifts by 10-20 per cent from one second to the next, and one
 process runs a few per cent faster or slower than another with the very same code (memory
@@ -33,6 +33,7 @@ the other process saves.
 from __future__ import annotations
 
 import argparse
+import gc
 import subprocess
 import sys
 import time
@@ -69,11 +70,26 @@ def child(per_transaction: int) -> None:
                     Order.objects.create(number=f"B-{n}", customer=customer, amount=n % 100)
 
     saves(WARM_UP)
+    settle()
     print("ready", flush=True)
     for line in sys.stdin:
         started = time.perf_counter()
         saves(int(line))
         print(time.perf_counter() - started, flush=True)
+
+
+def settle() -> None:
+    """Leave the warm-up's one-off costs out of the clock: the app's first publish connects
+    to Redis and imports its client on the publisher thread, and those long-lived objects
+    later set off a full garbage collection (about 40 ms, once a process), which a short
+    run would charge to the saves. Both variants collect before the clock starts."""
+    from django.apps import apps
+
+    if apps.is_installed("realtime_admin"):
+        from realtime_admin import bus
+
+        bus.flush()
+    gc.collect()
 
 
 class Variant:
