@@ -8,7 +8,8 @@ refuses UUIDs, dates and lazy strings), and never row data: browsers fetch rows 
 ``origin`` names this process and ``seq`` counts its messages per group, so a hub that sees
 ``seq`` jump knows it missed something (see hub.py). About a second after its last message
 to a group, a process also sends a ``tail`` repeating that ``seq``, so that a lost *last*
-message is noticed as well.
+message is noticed as well; also when that message could not be sent at all, and until the
+tail itself gets through.
 
 Sending happens off the save path, on the publisher thread (publisher.py), which merges what
 committed meanwhile: one message per model group per batch. The in-memory layer is the
@@ -103,8 +104,8 @@ def numbered(group: str, event: dict) -> dict:
 
 
 def _tail_due(event: dict) -> None:
-    """``event`` was sent: a tail repeating its number goes out a little later. Only once it
-    was sent, so that the tail cannot overtake it."""
+    """``event`` was sent (or failed to be): a tail repeating its number goes out a little
+    later. Only once it was tried, so that the tail cannot overtake it."""
     global _tail_timer
     stamp = {key: event[key] for key in ("group", "origin", "seq", "at")}
     with _counters_lock:
@@ -296,12 +297,21 @@ def _warn_in_memory_once() -> None:
 
 async def _send_events(layer, events: list[dict]) -> None:
     """Never raises: the writes already committed, and delivery is best effort by design
-    (hubs notice what they missed and pages resync)."""
+    (hubs notice what they missed and pages resync).
+
+    A message that could not be sent (Redis unreachable) still gets its tail, and a tail that
+    could not be sent is tried again a second later: a hub learns of a lost message only from
+    a later number, and if it was the last one, only its tail brings that number."""
     for event in events:
+        is_tail = event["type"] == TAIL_EVENT_TYPE
         try:
             await layer.group_send(event["group"], event)
         except Exception:
-            logger.exception("realtime_admin: could not publish to %s", event["group"])
+            if is_tail:  # (the message it repeats was logged; a retry a second is expected)
+                logger.debug("realtime_admin: could not send a tail to %s", event["group"])
+            else:
+                logger.exception("realtime_admin: could not publish to %s", event["group"])
+            _tail_due(event)
         else:
-            if event["type"] != TAIL_EVENT_TYPE:
+            if not is_tail:
                 _tail_due(event)

@@ -274,3 +274,26 @@ async def test_a_user_whose_rules_let_them_see_every_row_costs_no_query_per_even
     assert row_rule_queries == [[str(order.pk)]]  # the manager's check only
     for communicator in (boss, manager):
         await communicator.disconnect()
+
+
+async def test_a_message_that_could_not_be_sent_is_caught_by_its_tail(monkeypatch):
+    """Redis unreachable for a moment: the send fails, and so does the first try of its tail.
+    The tail is tried again until it gets through, and the page catches up."""
+    communicator = await subscribed_socket()
+    first = await make(factories.order)()  # the hub now knows this process's numbers
+    assert (await communicator.receive_json_from(timeout=3))["changes"][0]["pk"] == str(first.pk)
+    layer = get_channel_layer()
+    real, failures = layer.group_send, []
+
+    async def unreachable_twice(group, message):
+        if group == GROUP and len(failures) < 2:
+            failures.append(message["type"])
+            raise ConnectionError("Redis is unreachable")
+        await real(group, message)
+
+    monkeypatch.setattr(layer, "group_send", unreachable_twice)
+    await make(factories.order)()  # lost on the way out
+    # Its tail fails a second later, gets through a second after that.
+    assert await communicator.receive_json_from(timeout=2 * bus.TAIL_DELAY + 2) == RESYNC
+    assert failures == [bus.EVENT_TYPE, bus.TAIL_EVENT_TYPE]
+    await communicator.disconnect()
