@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.sites import NotRegistered
@@ -142,6 +143,11 @@ def is_time(value) -> bool:
 
 
 class ChangelistConsumer(AsyncJsonWebsocketConsumer):
+    # No channel of its own: the process hub listens on the layer for all sockets and calls
+    # them directly, so a channel per socket (a pending receive; a SUBSCRIBE on the pub/sub
+    # layer) would only cost memory and a round trip at connect.
+    channel_layer_alias = None
+
     async def connect(self) -> None:
         self.subscriptions: dict[str, Subscription] = {}
         self.jobs: set[int] = set()
@@ -152,7 +158,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         self.outbox: dict[str, dict[str, str]] = {}  # model label -> {pk: op} not sent yet
         self.flush_due: asyncio.Task | None = None
         self.last_flush = 0.0
-        self.hub = hub_for(self.channel_layer)
+        self.hub = hub_for(get_channel_layer())
         self.frame_allowance = float(conf.get("MAX_FRAMES_PER_SECOND"))
         self.last_frame_at = time.monotonic()
         bus.serving(asyncio.get_running_loop())

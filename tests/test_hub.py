@@ -126,6 +126,20 @@ async def test_the_first_page_of_a_process_resyncs_unless_it_says_when_it_was_re
     await communicator.disconnect()
 
 
+async def test_sockets_take_no_channel_of_their_own():
+    """The hub listens for all of a process's sockets: a channel per socket would only be a
+    pending receive each (a SUBSCRIBE each on the pub/sub layer)."""
+    layer = get_channel_layer()
+    sockets = [await subscribed_socket() for _ in range(3)]
+    order = await make(factories.order)()
+    for communicator in sockets:
+        frame = await communicator.receive_json_from(timeout=3)
+        assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+    assert set(layer.channels) == {hub_for(layer).channel}
+    for communicator in sockets:
+        await communicator.disconnect()
+
+
 @pytest.mark.redis
 async def test_many_sockets_are_one_member_of_each_group(redis_layer, redis_url):
     import redis
