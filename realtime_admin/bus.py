@@ -23,6 +23,7 @@ import atexit
 import concurrent.futures
 import itertools
 import logging
+import math
 import os
 import sys
 import threading
@@ -50,6 +51,9 @@ PROBE_EVENT_TYPE = "realtime_admin.probe"
 MARKER_EVENT_TYPE = "realtime_admin.marker"
 PRESENCE_EVENT_TYPE = "realtime_admin.presence"
 TAIL_DELAY = 1.0  # seconds after a group's last message before its tail goes out
+# Seconds after a tail before it goes out once more: on channels_redis' pub/sub layer a hub
+# re-subscribing after a Redis restart misses what was published meanwhile, the tail included.
+TAIL_REPEAT_DELAY = 5.0
 PUBLISH_INTERVAL = 0.25  # seconds between two batches from one process (publisher.py)
 
 ORIGIN = uuid.uuid4().hex[:12]
@@ -60,8 +64,10 @@ _counters_lock = threading.Lock()
 _server_loop: asyncio.AbstractEventLoop | None = None
 _warned_in_memory = threading.Event()
 _tasks: set[asyncio.Task] = set()  # keeps fire-and-forget sends alive until done
-_tails: dict[str, dict] = {}  # group -> the tail to send for it, under _counters_lock
-_tail_timer: threading.Timer | None = None
+# group -> (when due, on the monotonic clock; the tail to send for it), under _counters_lock
+_tails: dict[str, tuple[float, dict]] = {}
+_tail_timer: threading.Timer | None = None  # fires when the earliest tail is due
+_tail_timer_at = 0.0
 _last_sent: dict[str, dict] = {}  # group -> stamp of this process's last message to it
 
 
@@ -103,36 +109,53 @@ def numbered(group: str, event: dict) -> dict:
     return {**event, **stamp, "prev_at": previous["at"] if previous else None}
 
 
-def _tail_due(event: dict) -> None:
-    """``event`` was sent (or failed to be): a tail repeating its number goes out a little
-    later. Only once it was tried, so that the tail cannot overtake it."""
-    global _tail_timer
+def _tail_due(event: dict, delay: float = TAIL_DELAY, repeat: bool = False) -> None:
+    """``event`` was sent (or failed to be): a tail repeating its number goes out ``delay``
+    seconds later. Only once it was tried, so that the tail cannot overtake it. A later
+    message's tail replaces an earlier one's."""
     stamp = {key: event[key] for key in ("group", "origin", "seq", "at")}
+    tail = {"type": TAIL_EVENT_TYPE, **stamp, "repeat": repeat}
     with _counters_lock:
         due = _tails.get(event["group"])
-        if due is None or due["seq"] < stamp["seq"]:
-            _tails[event["group"]] = {"type": TAIL_EVENT_TYPE, **stamp}
-        if _tail_timer is None:
-            timer = threading.Timer(TAIL_DELAY, send_tails)
-            timer.daemon = True
-            try:
-                timer.start()
-            except RuntimeError:  # the interpreter is exiting: _flush_at_exit sends the tails
-                return
-            _tail_timer = timer
+        if due is None or due[1]["seq"] <= tail["seq"]:
+            _tails[event["group"]] = (time.monotonic() + delay, tail)
+            _start_tail_timer()
 
 
-def _due_tails() -> list[dict]:
+def _start_tail_timer() -> None:
+    """Have the timer fire when the earliest tail is due (under ``_counters_lock``)."""
+    global _tail_timer, _tail_timer_at
+    if not _tails:
+        return
+    at = min(due_at for due_at, _ in _tails.values())
+    if _tail_timer is not None:
+        if _tail_timer_at <= at:
+            return
+        _tail_timer.cancel()
+    timer = threading.Timer(max(0.0, at - time.monotonic()), send_tails)
+    timer.daemon = True
+    try:
+        timer.start()
+    except RuntimeError:  # the interpreter is exiting: _flush_at_exit sends the tails
+        _tail_timer = None
+        return
+    _tail_timer, _tail_timer_at = timer, at
+
+
+def _due_tails(now: float = math.inf) -> list[dict]:
+    """Take the tails due by ``now`` (all of them by default); the timer is set for the rest."""
     global _tail_timer
     with _counters_lock:
-        tails, _tail_timer = list(_tails.values()), None
-        _tails.clear()
+        due = [group for group, (due_at, _) in _tails.items() if due_at <= now]
+        tails = [_tails.pop(group)[1] for group in due]
+        _tail_timer = None
+        _start_tail_timer()
     return tails
 
 
 def send_tails() -> None:
     """Send the tails that are due (from the timer thread)."""
-    tails = _due_tails()
+    tails = _due_tails(time.monotonic() + 0.01)
     if tails:  # at once, not behind the interval: a tail is small, one a second at most
         _deliver("tails", tails, spaced=False)
 
@@ -311,7 +334,9 @@ async def _send_events(layer, events: list[dict]) -> None:
                 logger.debug("realtime_admin: could not send a tail to %s", event["group"])
             else:
                 logger.exception("realtime_admin: could not publish to %s", event["group"])
-            _tail_due(event)
+            _tail_due(event, repeat=event.get("repeat", False))
         else:
             if not is_tail:
                 _tail_due(event)
+            elif not event["repeat"]:
+                _tail_due(event, TAIL_REPEAT_DELAY, repeat=True)

@@ -311,3 +311,28 @@ async def test_a_message_that_could_not_be_sent_is_caught_by_its_tail(monkeypatc
     assert await communicator.receive_json_from(timeout=2 * bus.TAIL_DELAY + 2) == RESYNC
     assert failures == [bus.EVENT_TYPE, bus.TAIL_EVENT_TYPE]
     await communicator.disconnect()
+
+
+async def test_a_hub_that_missed_both_a_message_and_its_tail_hears_the_tail_again(monkeypatch):
+    """What a hub re-subscribing after a Redis restart sees: nothing of a message published
+    meanwhile, nor of its first tail (here on the in-memory layer, dropping both)."""
+    monkeypatch.setattr(bus, "TAIL_REPEAT_DELAY", 1.0)
+    communicator = await subscribed_socket()
+    first = await make(factories.order)()
+    assert (await communicator.receive_json_from(timeout=3))["changes"][0]["pk"] == str(first.pk)
+    await asyncio.sleep(bus.TAIL_DELAY + 0.3)  # its first tail is out of the way
+    layer = get_channel_layer()
+    real, dropped = layer.group_send, []
+
+    async def missed_by_the_hub(group, message):
+        if group == GROUP and message["type"] != bus.PROBE_EVENT_TYPE and len(dropped) < 2:
+            dropped.append((message["type"], message["seq"]))
+            return  # published, and nobody subscribed just then
+        await real(group, message)
+
+    monkeypatch.setattr(layer, "group_send", missed_by_the_hub)
+    await make(factories.order)()
+    assert await communicator.receive_json_from(timeout=bus.TAIL_DELAY + 1.0 + 2) == RESYNC
+    (message, seq), (tail, tail_seq) = dropped
+    assert (message, tail, tail_seq) == (bus.EVENT_TYPE, bus.TAIL_EVENT_TYPE, seq)
+    await communicator.disconnect()
