@@ -1,10 +1,11 @@
 """Commit -> screen: a commit in a second process until the changed row is in the DOM of a real
 Chromium tab, through Redis and daphne, 200 samples.
 
-    python bench/commit_to_screen.py [--samples 200] [--spacing 0.2]
+    python bench/commit_to_screen.py [--samples 200] [--spacing 0.2] [--layer pubsub]
 
 The realtime_admin side: daphne serves the example project (DEBUG off, a fresh SQLite
-database) with channels_redis on a throwaway redis-server (or REDIS_URL). A writer process
+database) with channels_redis (its core layer, or with ``--layer pubsub`` its pub/sub layer)
+on a throwaway redis-server (or REDIS_URL). A writer process
 (``manage.py shell``, driven over stdin) creates one order per sample and prints the epoch ms
 right after the commit; a Chromium tab logged in as demo on /admin/shop/order/ records, with a
 MutationObserver, the ``Date.now()`` at which that order's link appears in the results table.
@@ -54,6 +55,8 @@ from bench.demo_server import (  # noqa: E402
 )
 
 CHANNEL = "ra-bench-floor"
+LAYERS = {"core": "demo.settings", "pubsub": "bench.settings_pubsub"}  # --layer: settings
+LAYER_NOTE = {"core": "", "pubsub": " (pub/sub layer)"}
 WARM_UP = 5
 WRITER = """
 import json, sys, time
@@ -163,6 +166,12 @@ def main() -> int:
     parser.add_argument(
         "--spacing", type=float, default=0.2, help="seconds between two samples (either side)"
     )
+    parser.add_argument(
+        "--layer",
+        choices=LAYERS,
+        default="core",
+        help="channels_redis' core layer (the default) or its pub/sub layer",
+    )
     parser.add_argument("--floor-trigger", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -179,7 +188,7 @@ def measure(args, redis: str) -> int:
     from tests.services import CHROMIUM, CHROMIUM_ARGS, _free_port
 
     workdir = Path(tempfile.mkdtemp(prefix="ra-commit-to-screen-"))
-    env = project_env(redis, database=workdir / "db.sqlite3")
+    env = project_env(redis, settings=LAYERS[args.layer], database=workdir / "db.sqlite3")
     prepare(env)
     cookie = session_cookies(env, "demo")["demo"]
     log_path = workdir / "server.log"
@@ -260,7 +269,7 @@ def measure(args, redis: str) -> int:
         + " (the baseline)"
     )
     print(
-        f"commit -> screen, {args.samples} samples: "
+        f"commit -> screen{LAYER_NOTE[args.layer]}, {args.samples} samples: "
         f"p50 {ours['p50']:.1f} ms (floor {floor_figures['p50']:.1f} ms, {ratio:.1f}x), "
         + ", ".join(
             f"{name} {ours[name]:.1f} ms (floor {floor_figures[name]:.1f} ms)"
@@ -271,7 +280,8 @@ def measure(args, redis: str) -> int:
     )
     notices = sides[0].figures(sides[0].notices)
     print(
-        f"commit -> notice on the page (the transport part: before the row is fetched over "
+        f"commit -> notice on the page{LAYER_NOTE[args.layer]} (the transport part: before "
+        f"the row is fetched over "
         f"HTTP), {args.samples} samples: p50 {notices['p50']:.1f} ms "
         f"({notices['p50'] / floor_figures['p50']:.1f}x the floor), p99 {notices['p99']:.1f} ms"
     )

@@ -34,6 +34,22 @@ def redis_layer(settings, redis_url):
     yield
 
 
+@pytest.fixture
+def pubsub_layer(settings, redis_url, monkeypatch):
+    """channels_redis' pub/sub layer against the real Redis, here and in the processes the
+    test starts."""
+    monkeypatch.setenv("RA_TEST_REDIS_BACKEND", "pubsub")
+    layers = {"default": {**settings.REDIS_LAYERS["default"], "BACKEND": settings.PUBSUB_LAYER}}
+    settings.CHANNEL_LAYERS = layers
+    yield
+
+
+@pytest.fixture(params=["core", "pubsub"])
+def any_redis_layer(request):
+    """Each of channels_redis' layers in turn."""
+    request.getfixturevalue("redis_layer" if request.param == "core" else "pubsub_layer")
+
+
 class OtherProcess:
     """tests/other_process.py running beside the test, with the Redis channel layer."""
 

@@ -2,7 +2,8 @@
 
 RA_TEST_DB=postgres runs against PostgreSQL (127.0.0.1:5432, user postgres, database test).
 RA_TEST_LAYER=redis (with RA_TEST_REDIS_URL) switches the channel layer to channels_redis;
-the live-server tests set it for their server process.
+the live-server tests set it for their server process. RA_TEST_REDIS_BACKEND=pubsub makes
+that channels_redis' pub/sub layer instead of its core layer.
 """
 
 import os
@@ -33,6 +34,9 @@ REDIS_LAYERS = {
         "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}], "prefix": "ra-test"},
     }
 }
+PUBSUB_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
+if os.environ.get("RA_TEST_REDIS_BACKEND") == "pubsub":
+    REDIS_LAYERS["default"]["BACKEND"] = PUBSUB_LAYER
 if os.environ.get("RA_TEST_LAYER_CAPACITY"):  # a tiny capacity, so the layer drops messages
     REDIS_LAYERS["default"]["CONFIG"]["capacity"] = int(os.environ["RA_TEST_LAYER_CAPACITY"])
 CHANNEL_LAYERS = REDIS_LAYERS if os.environ.get("RA_TEST_LAYER") == "redis" else IN_MEMORY_LAYERS

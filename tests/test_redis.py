@@ -1,4 +1,5 @@
-"""channels_redis against a real Redis: writes in one process reach sockets in another."""
+"""channels_redis against a real Redis, its core layer and its pub/sub layer: writes in one
+process reach sockets in another."""
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -10,7 +11,7 @@ from tests.test_consumer import connect, subscribe
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
 
 
-async def test_a_write_reaches_a_socket_through_redis(redis_layer):
+async def test_a_write_reaches_a_socket_through_redis(any_redis_layer):
     communicator, _ = await connect(await database_sync_to_async(factories.superuser)())
     await subscribe(communicator)
     order = await database_sync_to_async(factories.order)()
@@ -19,7 +20,9 @@ async def test_a_write_reaches_a_socket_through_redis(redis_layer):
     await communicator.disconnect()
 
 
-async def test_a_write_in_another_process_reaches_this_processs_socket(redis_layer, other_process):
+async def test_a_write_in_another_process_reaches_this_processs_socket(
+    any_redis_layer, other_process
+):
     user = await database_sync_to_async(factories.superuser)()
     customer = await database_sync_to_async(factories.customer)()
     write = sync_to_async(other_process)  # it blocks on a pipe: keep the loop free
