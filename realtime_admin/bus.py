@@ -148,6 +148,8 @@ def _due_tails(now: float = math.inf) -> list[dict]:
     with _counters_lock:
         due = [group for group, (due_at, _) in _tails.items() if due_at <= now]
         tails = [_tails.pop(group)[1] for group in due]
+        if _tail_timer is not None:  # (a no-op when it is the timer calling)
+            _tail_timer.cancel()
         _tail_timer = None
         _start_tail_timer()
     return tails

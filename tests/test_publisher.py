@@ -280,3 +280,20 @@ def test_an_in_memory_send_cancelled_by_a_stopping_server_loop_is_dropped_quietl
         loop.call_soon_threadsafe(loop.stop)
         serving.join(timeout=5)
         loop.close()
+
+
+def test_a_tail_due_soon_is_not_held_up_by_a_repeat_due_later(monkeypatch):
+    sent = []
+    monkeypatch.setattr(bus, "_deliver", lambda kind, tails, spaced=True: sent.append(tails))
+    later, soon = ({"group": group, "origin": "o", "seq": 1, "at": 0.0} for group in "ab")
+    bus._tail_due(later, delay=3.0, repeat=True)
+    started = time.monotonic()
+    bus._tail_due(soon, delay=0.2)
+    try:
+        while not sent and time.monotonic() - started < 2:
+            time.sleep(0.02)
+        assert [tail["group"] for tail in sent[0]] == ["b"]
+        assert time.monotonic() - started < 1.0
+        assert [tail["group"] for tail in bus._due_tails()] == ["a"]  # still waiting
+    finally:
+        bus._due_tails()  # (nothing left for later tests)
