@@ -52,7 +52,6 @@ from . import auth, bus, conf, presence
 from .actor import describe
 from .hub import hub_for
 from .permissions import (
-    has_row_rules,
     narrows_rows,
     openable_object,
     request_for,
@@ -367,7 +366,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         key = (label, pk)
         if key not in self.objects and len(self.objects) >= MAX_SUBSCRIPTIONS:
             return await self.send_error("Too many subscriptions.")
-        found, _, _ = await database_sync_to_async(self.authorize)(label, site or "admin", [])
+        found, _, narrows = await database_sync_to_async(self.authorize)(label, site or "admin", [])
         if found is None or not await database_sync_to_async(self.may_see_object)(found[1], pk):
             # The same answer for "no such object" and "not yours to see".
             return await self.send_error(f"Cannot follow {label!r} {pk!r}.")
@@ -376,8 +375,9 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             self.objects[key] = WatchedObject(*found)
             await self.hub.join(group, self)
             if since is not None and (
-                # Under row rules, whether anything at all changed is not this user's to learn.
-                has_row_rules(found[1]) or not self.hub.heard_everything_since(group, since)
+                # Where this user's rules leave rows out, whether anything at all changed is
+                # not theirs to learn (as for a changelist).
+                narrows or not self.hub.heard_everything_since(group, since)
             ):
                 await self.send_object_change(label, pk, None)  # the page checks for itself
         await self.enter(label, pk)

@@ -38,11 +38,6 @@ def site_named(name: str) -> admin.AdminSite | None:
     return next((site for site in all_sites if site.name == name), None)
 
 
-def has_row_rules(model_admin: admin.ModelAdmin) -> bool:
-    """Whether the ModelAdmin narrows its rows per request (overrides ``get_queryset``)."""
-    return type(model_admin).get_queryset is not admin.ModelAdmin.get_queryset
-
-
 def narrows_rows(model_admin: admin.ModelAdmin, request: HttpRequest) -> bool:
     """Whether the changelist may leave out some of the table's rows for this request's user:
     ``get_queryset()`` filters (rules per user, or a default manager that hides rows), slices
