@@ -54,6 +54,7 @@ TAIL_DELAY = 1.0  # seconds after a group's last message before its tail goes ou
 # Seconds after a tail before it goes out once more: on channels_redis' pub/sub layer a hub
 # re-subscribing after a Redis restart misses what was published meanwhile, the tail included.
 TAIL_REPEAT_DELAY = 5.0
+TAIL_RETRY_MAX = 10.0  # seconds between two tries of a tail at most, while sends fail
 PUBLISH_INTERVAL = 0.25  # seconds between two batches from one process (publisher.py)
 
 ORIGIN = uuid.uuid4().hex[:12]
@@ -68,19 +69,20 @@ _tasks: set[asyncio.Task] = set()  # keeps fire-and-forget sends alive until don
 _tails: dict[str, tuple[float, dict]] = {}
 _tail_timer: threading.Timer | None = None  # fires when the earliest tail is due
 _tail_timer_at = 0.0
+_failed_tails = 0  # tails that failed in a row (Redis unreachable): the retries back off
 _last_sent: dict[str, dict] = {}  # group -> stamp of this process's last message to it
 
 
 def _new_origin() -> None:
     """A forked child (a prefork worker, a preloaded server) is a publisher of its own: with
     its parent's origin, its sequence numbers would mix with its siblings'."""
-    global ORIGIN, _tail_timer, _counters_lock
+    global ORIGIN, _tail_timer, _counters_lock, _failed_tails
     ORIGIN = uuid.uuid4().hex[:12]
     _counters_lock = threading.Lock()  # another thread may have held it at the fork
     _counters.clear()
     _last_sent.clear()
     _tails.clear()
-    _tail_timer = None
+    _tail_timer, _failed_tails = None, 0
     _publisher.reset()
 
 
@@ -109,16 +111,17 @@ def numbered(group: str, event: dict) -> dict:
     return {**event, **stamp, "prev_at": previous["at"] if previous else None}
 
 
-def _tail_due(event: dict, delay: float = TAIL_DELAY, repeat: bool = False) -> None:
+def _tail_due(event: dict, delay: float | None = None, repeat: bool = False) -> None:
     """``event`` was sent (or failed to be): a tail repeating its number goes out ``delay``
-    seconds later. Only once it was tried, so that the tail cannot overtake it. A later
-    message's tail replaces an earlier one's."""
+    seconds later (``TAIL_DELAY`` by default). Only once it was tried, so that the tail
+    cannot overtake it. A later message's tail replaces an earlier one's."""
     stamp = {key: event[key] for key in ("group", "origin", "seq", "at")}
     tail = {"type": TAIL_EVENT_TYPE, **stamp, "repeat": repeat}
+    due_at = time.monotonic() + (TAIL_DELAY if delay is None else delay)
     with _counters_lock:
         due = _tails.get(event["group"])
         if due is None or due[1]["seq"] <= tail["seq"]:
-            _tails[event["group"]] = (time.monotonic() + delay, tail)
+            _tails[event["group"]] = (due_at, tail)
             _start_tail_timer()
 
 
@@ -325,20 +328,29 @@ async def _send_events(layer, events: list[dict]) -> None:
     (hubs notice what they missed and pages resync).
 
     A message that could not be sent (Redis unreachable) still gets its tail, and a tail that
-    could not be sent is tried again a second later: a hub learns of a lost message only from
-    a later number, and if it was the last one, only its tail brings that number."""
+    could not be sent is tried again, a little later each time: a hub learns of a lost
+    message only from a later number, and if it was the last one, only its tail brings that
+    number."""
+    global _failed_tails
     for event in events:
         is_tail = event["type"] == TAIL_EVENT_TYPE
         try:
             await layer.group_send(event["group"], event)
         except Exception:
-            if is_tail:  # (the message it repeats was logged; a retry a second is expected)
-                logger.debug("realtime_admin: could not send a tail to %s", event["group"])
-            else:
-                logger.exception("realtime_admin: could not publish to %s", event["group"])
-            _tail_due(event, repeat=event.get("repeat", False))
-        else:
             if not is_tail:
+                logger.exception("realtime_admin: could not publish to %s", event["group"])
                 _tail_due(event)
-            elif not event["repeat"]:
-                _tail_due(event, TAIL_REPEAT_DELAY, repeat=True)
+                continue
+            if not _failed_tails:  # (once an outage: its tails are retried quietly)
+                logger.warning("realtime_admin: could not send a tail; retrying", exc_info=True)
+            # Tried again after 1 s, 2 s, 4 s... at most every TAIL_RETRY_MAX seconds.
+            delay = min(TAIL_DELAY * 2 ** min(_failed_tails, 16), TAIL_RETRY_MAX)
+            _failed_tails += 1
+            _tail_due(event, delay, repeat=event["repeat"])
+        else:
+            if is_tail:
+                _failed_tails = 0
+                if not event["repeat"]:
+                    _tail_due(event, TAIL_REPEAT_DELAY, repeat=True)
+            else:
+                _tail_due(event)

@@ -17,6 +17,16 @@ def pytest_report_header(config):
     ]
 
 
+@pytest.fixture(autouse=True)
+def no_tail_outlives_its_test():
+    """A tail due from one test would reach the next one's hubs at a random moment."""
+    yield
+    from realtime_admin import bus
+
+    bus._due_tails()
+    bus._failed_tails = 0
+
+
 @pytest.fixture
 def redis_url():
     if not services.redis_available():
