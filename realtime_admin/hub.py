@@ -240,6 +240,15 @@ class Hub:
                 await self.dispatch(event)
             except Exception:
                 logger.exception("realtime_admin: could not dispatch %r", event.get("type"))
+        # The hub stopped from inside this task (its last socket left while handling an
+        # event), so no receive was pending for stop() to cancel; channels_redis' pub/sub
+        # layer lets go of a channel (UNSUBSCRIBE) only when a receive on it is cancelled.
+        receive = asyncio.ensure_future(self.layer.receive(channel))
+        await asyncio.sleep(0)
+        receive.cancel()
+        await asyncio.wait([receive])
+        if not receive.cancelled():
+            receive.exception()  # (read: a late message or error has nobody left to go to)
 
     async def dispatch(self, event: dict) -> None:
         group = event.get("group")

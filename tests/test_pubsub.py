@@ -40,6 +40,9 @@ def pubsub_on_private_redis(settings, private_redis, monkeypatch):
 async def test_a_change_published_while_a_hub_reconnects_is_caught_and_the_page_resyncs(
     pubsub_on_private_redis,
 ):
+    """End to end on a real restart. Which of the tails tells the hub depends on timing
+    (the test on the in-memory layer in test_hub.py makes sure of the repeated one); what
+    matters here is that the page hears of the change and stays live."""
     communicator = await subscribed_socket()
     first = await make(factories.order)()  # the hub now knows this process's numbers
     assert (await communicator.receive_json_from(timeout=3))["changes"][0]["pk"] == str(first.pk)
@@ -59,3 +62,38 @@ async def test_a_change_published_while_a_hub_reconnects_is_caught_and_the_page_
     frame = await communicator.receive_json_from(timeout=3)
     assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
     await communicator.disconnect()
+
+
+async def test_a_hub_whose_last_socket_leaves_while_it_handles_an_event_unsubscribes(
+    pubsub_on_private_redis, settings
+):
+    """channels_redis' pub/sub layer unsubscribes a channel only when a receive on it is
+    cancelled; a hub stopped from inside its own listener had none pending."""
+    import redis
+    from django.utils.module_loading import import_string
+
+    from realtime_admin.hub import Hub
+
+    layer_settings = settings.CHANNEL_LAYERS["default"]
+    layer = import_string(layer_settings["BACKEND"])(**layer_settings["CONFIG"])
+    hub = Hub(layer)
+    group = bus.group_name("shop.order")
+
+    class LeavesOnItsFirstEvent:
+        async def hub_event(self, event: dict) -> None:
+            await hub.leave(group, self)  # (a followed object was deleted, say)
+
+        async def hub_lost(self, group: str) -> None: ...
+
+        async def hub_presence(self, place: str, users: list) -> None: ...
+
+    await hub.join(group, LeavesOnItsFirstEvent())
+    channel, listener = hub.channel, hub.tasks[0]
+    client = redis.Redis.from_url(pubsub_on_private_redis.url)
+    assert client.pubsub_numsub(channel) == [(channel.encode(), 1)]
+    await layer.group_send(group, {"type": bus.EVENT_TYPE, "group": group, "changes": []})
+    await asyncio.wait_for(listener, 3)
+    assert hub.channel is None
+    assert client.pubsub_numsub(channel) == [(channel.encode(), 0)]
+    assert client.pubsub_channels("ra-ps*") == []  # its group's subscription went too
+    await layer.flush()
