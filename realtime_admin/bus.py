@@ -9,7 +9,8 @@ refuses UUIDs, dates and lazy strings), and never row data: browsers fetch rows 
 ``seq`` jump knows it missed something (see hub.py). About a second after its last message
 to a group, a process also sends a ``tail`` repeating that ``seq``, so that a lost *last*
 message is noticed as well; also when that message could not be sent at all, and until the
-tail itself gets through.
+tail itself gets through. Each tail goes out once more a few seconds later, for hubs that
+were not listening the first time (a pub/sub subscription being renewed).
 
 Sending happens off the save path, on the publisher thread (publisher.py), which merges what
 committed meanwhile: one message per model group per batch. The in-memory layer is the
