@@ -15,11 +15,14 @@ pytestmark = pytest.mark.browser
 ORDERS = "/admin/shop/order/"
 
 
-class LiveChangelistTests(LiveAdminTestCase):
+class ChangelistTestCase(LiveAdminTestCase):
+    """A superuser, a customer, and a writer in a process of its own (a worker or cron job)."""
+
     def setUp(self):
         self.root = factories.superuser()
         self.customer = factories.customer("Ada Lovelace")
-        self.writer = OtherProcess()  # a worker or cron job: its own process
+        with self.server_environment():  # (the writer takes the server's channel layer)
+            self.writer = OtherProcess()
         self.addCleanup(self.writer.close)
 
     def create(self, number, **fields):
@@ -32,6 +35,8 @@ class LiveChangelistTests(LiveAdminTestCase):
             arg=expected,
         )
 
+
+class LiveChangelistTests(ChangelistTestCase):
     def test_rows_appear_change_and_disappear_with_the_counts(self):
         for number in ("A-1", "A-2"):
             self.create(number)
@@ -289,3 +294,17 @@ class LiveChangelistTests(LiveAdminTestCase):
         self.create("I-2")
         page.wait_for_timeout(500)
         assert not [f for f in page.frames_received if "shop.order" in f]
+
+
+class LiveChangelistOnThePubSubLayerTests(ChangelistTestCase):
+    """Some of the same pages, with channels_redis' pub/sub layer in the server and the
+    writer."""
+
+    server_env = {"RA_TEST_REDIS_BACKEND": "pubsub"}
+
+    test_rows_appear_change_and_disappear_with_the_counts = (
+        LiveChangelistTests.test_rows_appear_change_and_disappear_with_the_counts
+    )
+    test_a_row_level_restricted_user_sees_and_hears_only_her_rows = (
+        LiveChangelistTests.test_a_row_level_restricted_user_sees_and_hears_only_her_rows
+    )
