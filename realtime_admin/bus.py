@@ -77,14 +77,23 @@ _last_sent: dict[str, dict] = {}  # group -> stamp of this process's last messag
 def _new_origin() -> None:
     """A forked child (a prefork worker, a preloaded server) is a publisher of its own: with
     its parent's origin, its sequence numbers would mix with its siblings'."""
-    global ORIGIN, _tail_timer, _counters_lock, _failed_tails
+    global ORIGIN, _counters_lock
     ORIGIN = uuid.uuid4().hex[:12]
     _counters_lock = threading.Lock()  # another thread may have held it at the fork
     _counters.clear()
     _last_sent.clear()
-    _tails.clear()
-    _tail_timer, _failed_tails = None, 0
+    forget_tails()
     _publisher.reset()
+
+
+def forget_tails() -> None:
+    """Drop every tail due, unsent, and stop their timer (a forked child; a test's end)."""
+    global _tail_timer, _failed_tails
+    with _counters_lock:
+        if _tail_timer is not None:
+            _tail_timer.cancel()
+        _tails.clear()
+        _tail_timer, _failed_tails = None, 0
 
 
 os.register_at_fork(after_in_child=_new_origin)

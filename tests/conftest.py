@@ -23,8 +23,7 @@ def no_tail_outlives_its_test():
     yield
     from realtime_admin import bus
 
-    bus._due_tails()
-    bus._failed_tails = 0
+    bus.forget_tails()
 
 
 @pytest.fixture
