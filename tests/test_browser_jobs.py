@@ -104,6 +104,24 @@ class BackgroundActionTests(LiveAdminTestCase):
         job = Job.objects.get()
         assert job.status == "cancelled" and job.done < 5
 
+    def test_progress_frames_leave_the_cancel_button_in_place_and_focused(self):
+        page = self.open_as(self.root, ORDERS)
+        self.run_action(page, "recalculate")
+        page.wait_for_function(f"() => {PROGRESS_NOW} >= 1")
+        page.focus(".ra-job-cancel")
+        page.evaluate("document.activeElement.dataset.marked = 'yes'")
+        now = page.evaluate(PROGRESS_NOW)
+        page.wait_for_function(f"() => {PROGRESS_NOW} > {now}")  # a frame has come in since
+        # Still the very same button (a rebuilt one would drop a click half-way through it)
+        # and still focused, so a keyboard user can cancel.
+        assert page.evaluate("document.activeElement.dataset.marked") == "yes"
+        assert page.evaluate("document.activeElement.matches('.ra-job-cancel')")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".ra-job-cancel:disabled")
+        assert page.inner_text(".ra-job-cancel") == "Cancelling…"
+        page.wait_for_selector(".ra-jobs .messagelist .warning", timeout=10000)
+        assert Job.objects.get().status == "cancelled"
+
     def test_an_async_action_runs_too(self):
         page = self.open_as(self.root, ORDERS)
         self.run_action(page, "email_customers", rows=3)

@@ -55,31 +55,31 @@
                 this.element.append(view);
                 this.views.set(state.id, view);
             }
-            view.replaceChildren(LEVEL[state.status] ? this.result(state) : this.progress(state));
+            if (LEVEL[state.status]) {
+                view.replaceChildren(this.result(state));
+                return;
+            }
+            // A running job's panel is built once and then updated in place, so that a
+            // progress frame never takes the Cancel button from under a click or the focus.
+            if (!view.querySelector(".ra-job-running")) view.replaceChildren(this.progress(state));
+            this.update(view, state);
         }
 
         progress(state) {
             const box = element("div", "ra-job-running");
             const head = element("p", "ra-job-head");
             head.append(element("strong", "", state.description), " ");
-            const count =
-                state.total === null
-                    ? String(state.done)
-                    : interpolate(gettext("%(done)s of %(total)s"), state, true);
-            head.append(element("span", "ra-job-count", count));
-            if (state.message) head.append(" ", element("span", "ra-job-message quiet", state.message));
+            head.append(element("span", "ra-job-count"), " ", element("span", "ra-job-message quiet"));
             if (this.url) {
-                const cancel = element(
-                    "button",
-                    "button ra-job-cancel",
-                    state.cancelRequested ? gettext("Cancelling…") : gettext("Cancel"),
-                );
+                const cancel = element("button", "button ra-job-cancel", gettext("Cancel"));
                 cancel.type = "button";
-                cancel.disabled = state.cancelRequested;
-                cancel.addEventListener("click", () => {
-                    cancel.disabled = true;
-                    cancel.textContent = gettext("Cancelling…");
-                    this.post(state.id, "cancel");
+                cancel.addEventListener("click", async () => {
+                    box.dataset.cancelling = "true";
+                    this.updateCancel(cancel, true);
+                    if (!(await this.post(state.id, "cancel"))) {
+                        delete box.dataset.cancelling; // not taken: the user may try again
+                        this.updateCancel(cancel, false);
+                    }
                 });
                 head.append(" ", cancel);
             }
@@ -87,17 +87,40 @@
             bar.setAttribute("role", "progressbar");
             bar.setAttribute("aria-label", state.description);
             bar.setAttribute("aria-valuemin", "0");
-            bar.setAttribute("aria-valuenow", String(state.done));
-            const fill = element("div", "ra-progress-fill");
-            if (state.total !== null) {
-                bar.setAttribute("aria-valuemax", String(state.total));
-                fill.style.width = `${state.total ? (100 * state.done) / state.total : 0}%`;
-            } else {
-                bar.classList.add("ra-progress-unknown"); // no total: an indeterminate bar
-            }
-            bar.append(fill);
+            bar.append(element("div", "ra-progress-fill"));
             box.append(head, bar);
             return box;
+        }
+
+        update(view, state) {
+            view.querySelector(".ra-job-count").textContent =
+                state.total === null
+                    ? String(state.done)
+                    : interpolate(gettext("%(done)s of %(total)s"), state, true);
+            const message = view.querySelector(".ra-job-message");
+            message.textContent = state.message || "";
+            message.hidden = !state.message;
+            const cancel = view.querySelector(".ra-job-cancel");
+            if (cancel) {
+                const box = view.querySelector(".ra-job-running");
+                this.updateCancel(cancel, state.cancelRequested || "cancelling" in box.dataset);
+            }
+            const bar = view.querySelector(".ra-progress");
+            bar.setAttribute("aria-valuenow", String(state.done));
+            bar.classList.toggle("ra-progress-unknown", state.total === null); // indeterminate
+            const fill = bar.firstElementChild;
+            if (state.total === null) {
+                bar.removeAttribute("aria-valuemax");
+                fill.style.width = "";
+            } else {
+                bar.setAttribute("aria-valuemax", String(state.total));
+                fill.style.width = `${state.total ? (100 * state.done) / state.total : 0}%`;
+            }
+        }
+
+        updateCancel(cancel, cancelling) {
+            cancel.disabled = cancelling;
+            cancel.textContent = cancelling ? gettext("Cancelling…") : gettext("Cancel");
         }
 
         result(state) {
@@ -135,8 +158,10 @@
                     headers: {"X-CSRFToken": token ? token.value : ""},
                 });
                 if (!response.ok) throw new Error(`${what} answered ${response.status}`);
+                return true;
             } catch (error) {
                 console.warn("realtime_admin:", error);
+                return false;
             }
         }
     }
