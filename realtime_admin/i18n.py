@@ -33,6 +33,7 @@ TEXTS = [
     gettext_noop("Live updates have stopped: you no longer have access to these rows."),
     gettext_noop("Saving this page now would overwrite those changes."),
     gettext_noop("The page waits while rows you selected would move off it."),
+    gettext_noop("This page may be out of date – reload to see the latest rows."),
     gettext_noop("%(done)s of %(total)s"),
     gettext_noop("Cancel"),
     gettext_noop("Cancelling…"),

@@ -280,8 +280,13 @@ class LiveChangelistTests(ChangelistTestCase):
         self.wait_until_idle(page)
         page.route(re.compile(r".*/__live__/.*"), lambda route: route.abort())
         before = page.inner_html("#result_list")
+        page.evaluate("window.realtimeAdmin.requestResync()")  # no row known to have changed
+        notice = page.wait_for_selector("#ra-stale-notice")
+        assert "may be out of date" in notice.inner_text()
         self.create("G-2")
-        page.wait_for_selector("#ra-stale-notice")
+        page.wait_for_function(
+            "() => document.querySelector('#ra-stale-notice').textContent.includes('1 row')"
+        )
         assert page.inner_html("#result_list") == before
         page.check("#result_list tbody tr:first-child input.action-select")
         assert page.inner_text(".action-counter") == "1 of 1 selected"

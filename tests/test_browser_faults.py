@@ -143,6 +143,23 @@ class DroppedMessageTests(FaultTestCase):
         self.assert_equals_a_reload(page)
 
 
+class SessionEndedTests(FaultTestCase):
+    # The socket's own re-check of the session comes too late to matter here.
+    server_env = {"RA_TEST_RECHECK_INTERVAL": "60"}
+
+    def test_a_refresh_sent_to_the_login_page_stops_the_page_and_says_so(self):
+        page = self.open_as(self.root, ORDERS)
+        self.wait_until_idle(page)
+        Session.objects.all().delete()  # e.g. logged out in another tab
+        self.create("E-1")
+        page.wait_for_selector("#ra-stopped-notice", timeout=10000)
+        assert "your session has ended" in page.inner_text("#ra-stopped-notice")
+        # Not "1 row changed elsewhere": the login page is no answer about rows.
+        assert page.query_selector("#ra-stale-notice") is None
+        assert not page.evaluate("window.realtimeAdmin.socket.isOpen")
+        assert page.query_selector("#ra-reconnecting") is None
+
+
 class AccessAndVisibilityTests(FaultTestCase):
     server_env = {"RA_TEST_RECHECK_INTERVAL": "0.5"}
 

@@ -250,6 +250,7 @@
                     this.lastRefresh = Date.now();
                     try {
                         const state = await this.fetchState(full ? [] : changed, full);
+                        if (!state) return; // the session has ended: nothing more to fetch
                         if (this.held) {
                             this.markStale(changed);
                         } else {
@@ -271,6 +272,7 @@
         }
 
         // The URL keeps the tab's own querystring; what it shows and what changed go in the body.
+        // Null when the session has ended.
         async fetchState(changed, full) {
             const token = document.querySelector("#changelist-form [name=csrfmiddlewaretoken]");
             const response = await fetch(this.config.refreshUrl + location.search, {
@@ -283,7 +285,18 @@
                 body: JSON.stringify({shown: this.shownPks(), changed: changed, full: full}),
             });
             if (!response.ok) throw new Error(`refresh answered ${response.status}`);
+            if (this.endedSession(response)) return null;
             return response.json();
+        }
+
+        // The admin sends a request whose session has ended to its login page (another path;
+        // a changelist redirects to itself for a page number that no longer exists).
+        endedSession(response) {
+            if (!response.redirected || new URL(response.url).pathname === location.pathname) {
+                return false;
+            }
+            this.socket.endSession();
+            return true;
         }
 
         // Whether the new state needs markup the page does not have (or has no more): the
@@ -400,6 +413,7 @@
                 credentials: "same-origin",
             });
             if (!response.ok) throw new Error(`region answered ${response.status}`);
+            if (this.endedSession(response)) return false;
             if (response.redirected || this.held) {
                 // e.g. this page number no longer exists: the stock admin would redirect.
                 this.markStale(changed);
@@ -470,16 +484,19 @@
 
         markStale(pks) {
             pks.forEach((pk) => this.stale.add(pk));
-            const count = Math.max(1, this.stale.size);
-            let text = interpolate(
-                ngettext(
-                    "%(count)s row changed elsewhere – reload to see it.",
-                    "%(count)s rows changed elsewhere – reload to see them.",
-                    count,
-                ),
-                {count: count},
-                true,
-            );
+            const count = this.stale.size;
+            // (None known: a whole-page refresh failed.)
+            let text = count
+                ? interpolate(
+                      ngettext(
+                          "%(count)s row changed elsewhere – reload to see it.",
+                          "%(count)s rows changed elsewhere – reload to see them.",
+                          count,
+                      ),
+                      {count: count},
+                      true,
+                  )
+                : gettext("This page may be out of date – reload to see the latest rows.");
             if (this.editing && document.getElementById("id_form-TOTAL_FORMS")) {
                 text += " " + gettext("Saving this page now would overwrite those changes.");
             } else if (this.holdingSelection) {

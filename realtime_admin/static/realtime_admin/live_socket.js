@@ -7,6 +7,7 @@
  *   onMessage(frame)  a frame from the server
  *   onResume()        a hidden tab is visible again with the socket open: catch up
  *   onStop(text)      the server will not take this socket again: say so
+ * and the page calls endSession() when its own HTTP requests find the session over.
  */
 "use strict";
 {
@@ -68,6 +69,7 @@
                 this.page.onMessage(frame);
             });
             socket.addEventListener("close", (event) => {
+                if (this.stopped) return;
                 if (STOPPED[event.code]) return this.stop(this.gettext(STOPPED[event.code]));
                 // Exponential backoff with full jitter: the tabs of a restarted server come
                 // back spread over a second, then over longer and longer spans.
@@ -111,8 +113,17 @@
 
         stop(text) {
             this.stopped = true;
+            clearTimeout(this.retryTimer);
             this.showReconnecting(false);
             this.page.onStop(text);
+        }
+
+        // The page's own HTTP request was sent to the login page: the session has ended, as
+        // the server would tell with 4401 at its next check. Stop now, and say that instead.
+        endSession() {
+            if (this.stopped) return;
+            this.stop(this.gettext(STOPPED[4401]));
+            if (this.socket) this.socket.close();
         }
     }
 
