@@ -89,6 +89,8 @@
                 if (this.presence) this.presence.show(message.users);
             } else if (message.type === "object") {
                 if (message.op) {
+                    // A delete is this event's alone, whoever changed the object before it.
+                    if (message.op === "deleted") this.authors.clear();
                     this.authors.set(message.by ? String(message.by.id) : PROCESS, message.by);
                     this.at = Math.max(this.at || 0, message.at || 0) || null;
                 }
@@ -120,6 +122,7 @@
                         headers: {Accept: "application/json"},
                     });
                     if (!response.ok) throw new Error(`status ${response.status}`);
+                    if (response.redirected) return this.socket.endSession(); // to the login page
                     const status = await response.json();
                     if (status.state === "same") {
                         this.clear();
