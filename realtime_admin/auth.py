@@ -1,11 +1,11 @@
 """Who a websocket belongs to: decided from its session as Django's own ``get_user`` does,
 honouring ``SECRET_KEY_FALLBACKS``, but without ever changing the session.
 
-Channels' ``AuthMiddleware`` ignores the fallbacks and flushes the session on a hash mismatch
-(INTERNALS.md §4): after a secret-key rotation, opening a live page would log its user out
-everywhere. Django's ``get_user`` honours them, but rotates the session key when a fallback
-matched, which a websocket cannot tell the browser about (it sets no cookies). So the check
-here is read-only; the user's next HTTP request rotates the key as usual.
+Channels' ``AuthMiddleware`` (``channels.auth.get_user``) ignores the fallbacks and flushes
+the session on a hash mismatch: after a secret-key rotation, opening a live page would log
+its user out everywhere. Django's ``get_user`` honours them, but rotates the session key when
+a fallback matched, which a websocket cannot tell the browser about (it sets no cookies). So
+the check here is read-only; the user's next HTTP request rotates the key as usual.
 
 Use ``AuthMiddlewareStack`` from here in place of Channels' in your ASGI routing.
 """

@@ -1,7 +1,7 @@
 """One channel-layer listener per server process: it joins each group once for all of the
 process's sockets, fans events out to them, and notices when the layer lost something.
 
-Delivery over a channel layer is best effort (INTERNALS.md §5): channels_redis drops messages
+Delivery over a channel layer is best effort: channels_redis drops messages
 to a channel over capacity, forgets groups when Redis restarts and expires membership after a
 day. The hub turns each of those into a ``lost(group)`` call on the sockets concerned, which
 then tell their pages to re-read their view over HTTP:

@@ -6,7 +6,7 @@ import pytest
 from tests import services
 
 # Live-server tests start daphne in a child process; fork after async tests breaks its
-# websocket handshake (INTERNALS.md §4), spawn does not.
+# websocket handshake (a "multi-threaded fork"), spawn does not.
 multiprocessing.set_start_method("spawn", force=True)
 
 
