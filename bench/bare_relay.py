@@ -1,6 +1,9 @@
 """The baseline transport of fanout.py and commit_to_screen.py, run as a process of its own:
 a bare ``websockets`` server relaying each message of a Redis pub/sub channel to all its
-clients (``websockets.broadcast``), and serving one HTML page at ``/`` over plain HTTP.
+clients (``websockets.broadcast``), and serving over plain HTTP one HTML page at ``/`` and a
+table row at ``/row/<text>`` (``<tr><th><a href="#">text</a></th></tr>``: what the
+notify-then-fetch floor's page fetches). The ``websockets`` library closes a connection after
+an HTTP answer, so each of those costs a loopback connect too.
 
     python bench/bare_relay.py PORT REDIS_URL CHANNEL [PAGE_FILE]
 
@@ -13,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from html import escape
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 SUBSCRIBED = json.dumps({"type": "subscribed", "model": "shop.order"})
 
@@ -33,9 +38,18 @@ def relay(port: int, redis: str, channel: str, page: str | None = None) -> None:
             clients.discard(socket)
 
     def process_request(connection, request):
-        if page is None or request.path != "/":
+        path = urlsplit(request.path).path
+        if page is None or path == "/ws":
             return None  # the websocket handshake
-        response = connection.respond(200, page)
+        if path.startswith("/row/"):
+            text = escape(unquote(path.removeprefix("/row/")))
+            body = f'<tr><th><a href="#">{text}</a></th></tr>'
+        elif path == "/":
+            body = page
+        else:
+            return connection.respond(404, "not found")
+        response = connection.respond(200, body)
+        del response.headers["Content-Type"]  # respond()'s text/plain
         response.headers["Content-Type"] = "text/html; charset=utf-8"
         return response
 

@@ -18,7 +18,13 @@ row per message into a table, watched by the same MutationObserver. A trigger pr
 (``--floor-trigger``) PUBLISHes a number and prints the epoch ms right after PUBLISH returns,
 as the writer does after its commit.
 
-Samples alternate between the two sides, ``--spacing`` seconds apart, so both see the same
+A second reference, not a target: the notify-then-fetch floor. The same relay and trigger,
+but its page first fetches the row from the relay over HTTP (``GET /row/<number>``) and then
+inserts it, as realtime_admin's page fetches its rows from Django (DESIGN: "notify, then
+fetch"). It is the least any page that fetches its rows could take here, with no Django, no
+daphne and a server that answers in well under a millisecond.
+
+Samples alternate between the three sides, ``--spacing`` seconds apart, so all see the same
 machine load; each side's samples are then more than 0.25 s apart, so none merges with the
 previous one (the server sends at most one changes frame per socket per 100 ms, a publishing
 process batches every 250 ms, and a page refreshes at most every 250 ms). A few warm-up
@@ -88,18 +94,32 @@ window.realtimeAdmin.socket.socket.addEventListener("message", (event) => {
     }
 });
 """
+# The floor's page: ?prefix=F inserts each message's row straight from it; ?prefix=G&fetch,
+# the notify-then-fetch floor, first fetches the row from the relay over HTTP, as
+# realtime_admin's page fetches its rows from Django. Each page only acts on its own prefix.
 FLOOR_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>floor</title></head>
 <body><div><div id="changelist"><table id="result_list"><tbody></tbody></table></div></div>
 <script>
+const params = new URLSearchParams(location.search);
+const tbody = document.querySelector("#result_list tbody");
 const socket = new WebSocket(`ws://${location.host}/ws`);
-socket.addEventListener("message", (event) => {
+socket.addEventListener("message", async (event) => {
+    const number = JSON.parse(event.data).number;
+    if (!number.startsWith(params.get("prefix"))) return;
+    if (params.has("fetch")) {
+        const response = await fetch(`/row/${encodeURIComponent(number)}`);
+        const parsed = document.createElement("tbody");
+        parsed.innerHTML = await response.text();
+        tbody.prepend(parsed.firstElementChild);
+        return;
+    }
     const row = document.createElement("tr");
     const link = document.createElement("a");
     link.href = "#";
-    link.textContent = JSON.parse(event.data).number;
+    link.textContent = number;
     row.appendChild(document.createElement("th")).appendChild(link);
-    document.querySelector("#result_list tbody").prepend(row);
+    tbody.prepend(row);
 });
 window.floorSocket = socket;
 </script></body></html>
@@ -227,14 +247,17 @@ def measure(args, redis: str) -> int:
             admin.wait_for_function(IDLE)
             admin.evaluate(SEEN)
             admin.evaluate(NOTICED)
-            bare = browser.new_context().new_page()
-            bare.goto(f"http://127.0.0.1:{floor_port}/")
-            bare.wait_for_function("() => window.floorSocket.readyState === 1")
-            bare.evaluate(SEEN)
+            bare = {}
+            for prefix, mode in (("F", ""), ("G", "&fetch")):
+                bare[prefix] = browser.new_context().new_page()
+                bare[prefix].goto(f"http://127.0.0.1:{floor_port}/?prefix={prefix}{mode}")
+                bare[prefix].wait_for_function("() => window.floorSocket.readyState === 1")
+                bare[prefix].evaluate(SEEN)
 
             sides = [
                 Side("realtime_admin", writer, admin, "L"),
-                Side("floor", publisher, bare, "F"),
+                Side("floor", publisher, bare["F"], "F"),
+                Side("notify-then-fetch floor", publisher, bare["G"], "G"),
             ]
             for n in range(WARM_UP + args.samples):
                 for side in sides:
@@ -252,7 +275,7 @@ def measure(args, redis: str) -> int:
     seconds = time.monotonic() - started
 
     errors = errors_in(log)
-    ours, floor_figures = sides[0].figures(), sides[1].figures()
+    ours, floor_figures, fetch_floor = (side.figures() for side in sides)
     ratio = ours["p50"] / floor_figures["p50"]
     missed = [
         name
@@ -263,10 +286,13 @@ def measure(args, redis: str) -> int:
         )
         if not ok
     ]
+
+    def spread(figures: dict[str, float]) -> str:
+        return ", ".join(f"{name} {value:.1f} ms" for name, value in figures.items())
+
     print(
         f"floor, Redis PUBLISH -> websocket -> page, {args.samples} samples: "
-        + ", ".join(f"{name} {value:.1f} ms" for name, value in floor_figures.items())
-        + " (the baseline)"
+        f"{spread(floor_figures)} (the baseline)"
     )
     print(
         f"commit -> screen{LAYER_NOTE[args.layer]}, {args.samples} samples: "
@@ -284,6 +310,12 @@ def measure(args, redis: str) -> int:
         f"the row is fetched over "
         f"HTTP), {args.samples} samples: p50 {notices['p50']:.1f} ms "
         f"({notices['p50'] / floor_figures['p50']:.1f}x the floor), p99 {notices['p99']:.1f} ms"
+    )
+    print(
+        f"notify-then-fetch floor, the floor plus the page fetching its row from the relay "
+        f"over HTTP, {args.samples} samples: {spread(fetch_floor)} "
+        f"({fetch_floor['p50'] / floor_figures['p50']:.1f}x the floor at p50; commit -> screen "
+        f"is {ours['p50'] / fetch_floor['p50']:.1f}x this)"
     )
     print(f"took {seconds:.0f} s; server log errors: {len(errors)}")
     for line in errors[:10]:
