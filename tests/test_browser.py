@@ -280,16 +280,37 @@ class LiveChangelistTests(ChangelistTestCase):
         self.wait_until_idle(page)
         page.route(re.compile(r".*/__live__/.*"), lambda route: route.abort())
         before = page.inner_html("#result_list")
-        page.evaluate("window.realtimeAdmin.requestResync()")  # no row known to have changed
-        notice = page.wait_for_selector("#ra-stale-notice")
-        assert "may be out of date" in notice.inner_text()
         self.create("G-2")
+        notice = page.wait_for_selector("#ra-stale-notice")
+        assert "1 row changed elsewhere" in notice.inner_text()
+        page.evaluate("window.realtimeAdmin.requestResync()")  # no row known to have changed
         page.wait_for_function(
-            "() => document.querySelector('#ra-stale-notice').textContent.includes('1 row')"
+            "() => document.querySelector('#ra-stale-notice').textContent"
+            ".includes('This page may be out of date')"
         )
+        self.create("G-3")  # a count would now understate it: the notice stays as it is
+        page.wait_for_function("() => window.realtimeAdmin.stale.size === 2")
+        assert "may be out of date" in page.inner_text("#ra-stale-notice")
         assert page.inner_html("#result_list") == before
         page.check("#result_list tbody tr:first-child input.action-select")
         assert page.inner_text(".action-counter") == "1 of 1 selected"
+
+    def test_a_page_number_that_no_longer_exists_is_left_alone_and_said_so(self):
+        # (The stock view redirects such a page to ?e=1: not to be taken for a login page.)
+        from shop.models import Order
+
+        Order.objects.bulk_create(
+            Order(number=f"P-{n:02d}", customer=self.customer, amount=1) for n in range(51)
+        )
+        page = self.open_as(self.root, ORDERS + "?p=3")  # 25 a page: the 51st row alone
+        self.wait_until_idle(page)
+        before = page.inner_html("#result_list")
+        self.writer("delete", pk=Order.objects.order_by("pk").first().pk)
+        notice = page.wait_for_selector("#ra-stale-notice")
+        assert "1 row changed elsewhere" in notice.inner_text()
+        assert page.query_selector("#ra-stopped-notice") is None
+        assert page.evaluate("window.realtimeAdmin.socket.isOpen")
+        assert page.inner_html("#result_list") == before
 
     def test_staff_without_view_permission_get_no_notices(self):
         self.create("I-1")

@@ -4,6 +4,7 @@ on two server processes sharing one database and one Redis."""
 import json
 
 import pytest
+from django.contrib.sessions.models import Session
 
 from tests import factories, services
 from tests.browser import LiveAdminTestCase
@@ -58,7 +59,10 @@ class ChangeFormTests(ChangeFormCase):
         writer("update", pk=self.order.pk, amount="12.00")
         banner_text = "() => document.querySelector('#ra-change-banner .ra-banner-text')"
         alice.wait_for_function(f"{banner_text}?.textContent.includes('Bob Marley and another')")
-        assert "Changed: Status and Amount." in alice.inner_text("#ra-change-banner .ra-banner")
+        alice.wait_for_function(
+            "() => document.querySelector('#ra-change-banner .ra-banner')"
+            ".textContent.includes('Changed: Status and Amount.')"
+        )
         writer("delete", pk=self.order.pk)
         alice.wait_for_function(
             f"{banner_text}.textContent.includes('was deleted by another process')"
@@ -66,6 +70,17 @@ class ChangeFormTests(ChangeFormCase):
         # The delete is the script's alone: Bob only changed the order before it.
         assert "Bob" not in alice.inner_text("#ra-change-banner .ra-banner")
         assert alice.is_hidden(".ra-reload") and alice.is_hidden(".ra-compare")
+
+    def test_a_form_that_finds_its_session_over_stops_and_says_so(self):
+        writer = OtherProcess()
+        self.addCleanup(writer.close)
+        alice = self.open_form(self.alice)
+        Session.objects.all().delete()  # e.g. logged out in another tab
+        writer("update", pk=self.order.pk, amount="12.00")  # the form asks what changed
+        notice = alice.wait_for_selector("#ra-change-banner .ra-notice .error")
+        assert "your session has ended" in notice.inner_text()
+        assert alice.query_selector("#ra-change-banner .ra-banner") is None
+        alice.wait_for_function("() => !window.realtimeAdminForm.socket.isOpen")
 
     def test_a_server_that_crashes_takes_its_users_away_within_seconds(self):
         second = self.another_server()

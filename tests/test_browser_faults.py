@@ -150,13 +150,18 @@ class SessionEndedTests(FaultTestCase):
     def test_a_refresh_sent_to_the_login_page_stops_the_page_and_says_so(self):
         page = self.open_as(self.root, ORDERS)
         self.wait_until_idle(page)
+        sockets = []
+        page.on("websocket", lambda socket: sockets.append(socket))
         Session.objects.all().delete()  # e.g. logged out in another tab
         self.create("E-1")
         page.wait_for_selector("#ra-stopped-notice", timeout=10000)
         assert "your session has ended" in page.inner_text("#ra-stopped-notice")
         # Not "1 row changed elsewhere": the login page is no answer about rows.
         assert page.query_selector("#ra-stale-notice") is None
+        # The socket is closed and stays so: no reconnect, no "Reconnecting…".
+        page.wait_for_timeout(2500)
         assert not page.evaluate("window.realtimeAdmin.socket.isOpen")
+        assert sockets == []
         assert page.query_selector("#ra-reconnecting") is None
 
 
@@ -165,6 +170,9 @@ class AccessAndVisibilityTests(FaultTestCase):
 
     def test_logging_out_elsewhere_stops_the_page_and_says_so(self):
         page = self.open_as(self.root, ORDERS)
+        # Past the page's first catch-up: a refresh would find the session over first (and
+        # stop the page with the same notice, as SessionEndedTests checks), not the socket.
+        self.assert_settled(page)
         sockets = []
         page.on("websocket", lambda socket: sockets.append(socket))
         Session.objects.all().delete()  # e.g. logged out in another tab

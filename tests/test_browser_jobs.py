@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from django.contrib.sessions.models import Session
 
 from realtime_admin.jobs.models import Job
 from tests import factories
@@ -105,12 +106,15 @@ class BackgroundActionTests(LiveAdminTestCase):
         assert job.status == "cancelled" and job.done < 5
 
     def test_progress_frames_leave_the_cancel_button_in_place_and_focused(self):
+        customer = self.orders[0].customer
+        self.orders += [factories.order(customer=customer) for _ in range(5)]
         page = self.open_as(self.root, ORDERS)
-        self.run_action(page, "recalculate")
+        self.run_action(page, "recalculate", rows=10)  # 4 s of work
         page.wait_for_function(f"() => {PROGRESS_NOW} >= 1")
         page.focus(".ra-job-cancel")
         page.evaluate("document.activeElement.dataset.marked = 'yes'")
         now = page.evaluate(PROGRESS_NOW)
+        assert now <= 8, "too late to see a frame come in"
         page.wait_for_function(f"() => {PROGRESS_NOW} > {now}")  # a frame has come in since
         # Still the very same button (a rebuilt one would drop a click half-way through it)
         # and still focused, so a keyboard user can cancel.
@@ -121,6 +125,19 @@ class BackgroundActionTests(LiveAdminTestCase):
         assert page.inner_text(".ra-job-cancel") == "Cancelling…"
         page.wait_for_selector(".ra-jobs .messagelist .warning", timeout=10000)
         assert Job.objects.get().status == "cancelled"
+
+    def test_a_cancel_sent_to_the_login_page_is_not_taken_for_done(self):
+        page = self.open_as(self.root, ORDERS)
+        self.run_action(page, "recalculate")
+        page.wait_for_function(f"() => {PROGRESS_NOW} >= 1")
+        Session.objects.all().delete()  # e.g. logged out in another tab
+        page.click(".ra-job-cancel")
+        page.wait_for_selector("#ra-stopped-notice")
+        assert "your session has ended" in page.inner_text("#ra-stopped-notice")
+        # Not "Cancelling…" for good: the cancel never reached the job.
+        page.wait_for_selector(".ra-job-cancel:enabled")
+        assert page.inner_text(".ra-job-cancel") == "Cancel"
+        assert not Job.objects.get().cancel_requested
 
     def test_an_async_action_runs_too(self):
         page = self.open_as(self.root, ORDERS)

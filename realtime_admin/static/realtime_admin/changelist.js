@@ -88,6 +88,7 @@
             this.resyncWanted = false;
             this.running = false;
             this.stale = new Set(); // pks we could not show because the user is editing
+            this.staleUnknown = false; // a whole-page refresh failed: anything may be behind
             this.connectedBefore = false;
             this.lastRefresh = 0;
             // A page with a failed list_editable POST holds the user's input: never patch it.
@@ -285,18 +286,22 @@
                 body: JSON.stringify({shown: this.shownPks(), changed: changed, full: full}),
             });
             if (!response.ok) throw new Error(`refresh answered ${response.status}`);
-            if (this.endedSession(response)) return null;
+            if (response.redirected) {
+                // (This POST answers every tab itself: only a login page redirects it.)
+                this.socket.endSession();
+                return null;
+            }
             return response.json();
         }
 
-        // The admin sends a request whose session has ended to its login page (another path;
-        // a changelist redirects to itself for a page number that no longer exists).
-        endedSession(response) {
-            if (!response.redirected || new URL(response.url).pathname === location.pathname) {
-                return false;
-            }
-            this.socket.endSession();
-            return true;
+        // Whether a URL is this changelist's, as the server names it (the page may have been
+        // reached by another path): a changelist redirects to itself for a page number that
+        // no longer exists, and a request whose session has ended to the login page. (A
+        // login on another origin makes the fetch fail instead: the page then says it may be
+        // out of date.)
+        isChangelist(url) {
+            const live = new URL(this.config.refreshUrl, location.href).pathname;
+            return new URL(url).pathname === live.slice(0, -"__live__/".length);
         }
 
         // Whether the new state needs markup the page does not have (or has no more): the
@@ -413,7 +418,10 @@
                 credentials: "same-origin",
             });
             if (!response.ok) throw new Error(`region answered ${response.status}`);
-            if (this.endedSession(response)) return false;
+            if (response.redirected && !this.isChangelist(response.url)) {
+                this.socket.endSession(); // sent to the login page
+                return false;
+            }
             if (response.redirected || this.held) {
                 // e.g. this page number no longer exists: the stock admin would redirect.
                 this.markStale(changed);
@@ -449,6 +457,7 @@
 
         clearStale() {
             this.stale.clear();
+            this.staleUnknown = false;
             const notice = document.getElementById("ra-stale-notice");
             if (notice) notice.remove();
         }
@@ -485,9 +494,10 @@
         markStale(pks) {
             pks.forEach((pk) => this.stale.add(pk));
             const count = this.stale.size;
-            // (None known: a whole-page refresh failed.)
-            let text = count
-                ? interpolate(
+            if (!pks.length) this.staleUnknown = true; // (a count would understate it)
+            let text = this.staleUnknown
+                ? gettext("This page may be out of date – reload to see the latest rows.")
+                : interpolate(
                       ngettext(
                           "%(count)s row changed elsewhere – reload to see it.",
                           "%(count)s rows changed elsewhere – reload to see them.",
@@ -495,8 +505,7 @@
                       ),
                       {count: count},
                       true,
-                  )
-                : gettext("This page may be out of date – reload to see the latest rows.");
+                  );
             if (this.editing && document.getElementById("id_form-TOTAL_FORMS")) {
                 text += " " + gettext("Saving this page now would overwrite those changes.");
             } else if (this.holdingSelection) {

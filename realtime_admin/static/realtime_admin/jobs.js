@@ -62,6 +62,7 @@
             // A running job's panel is built once and then updated in place, so that a
             // progress frame never takes the Cancel button from under a click or the focus.
             if (!view.querySelector(".ra-job-running")) view.replaceChildren(this.progress(state));
+            view.state = state; // the latest, for a cancel the server did not take
             this.update(view, state);
         }
 
@@ -78,7 +79,8 @@
                     this.updateCancel(cancel, true);
                     if (!(await this.post(state.id, "cancel"))) {
                         delete box.dataset.cancelling; // not taken: the user may try again
-                        this.updateCancel(cancel, false);
+                        const view = this.views.get(state.id);
+                        if (view?.contains(box)) this.update(view, view.state);
                     }
                 });
                 head.append(" ", cancel);
@@ -119,8 +121,9 @@
         }
 
         updateCancel(cancel, cancelling) {
+            const text = cancelling ? gettext("Cancelling…") : gettext("Cancel");
             cancel.disabled = cancelling;
-            cancel.textContent = cancelling ? gettext("Cancelling…") : gettext("Cancel");
+            if (cancel.textContent !== text) cancel.textContent = text;
         }
 
         result(state) {
@@ -148,8 +151,9 @@
             return list;
         }
 
+        // Whether the server took it.
         async post(id, what) {
-            if (!this.url) return;
+            if (!this.url) return false;
             const token = document.querySelector("[name=csrfmiddlewaretoken]");
             try {
                 const response = await fetch(`${this.url}${id}/${what}/`, {
@@ -158,6 +162,10 @@
                     headers: {"X-CSRFToken": token ? token.value : ""},
                 });
                 if (!response.ok) throw new Error(`${what} answered ${response.status}`);
+                if (response.redirected) {
+                    this.live.socket.endSession(); // sent to the login page
+                    return false;
+                }
                 return true;
             } catch (error) {
                 console.warn("realtime_admin:", error);
