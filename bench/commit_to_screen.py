@@ -18,11 +18,12 @@ row per message into a table, watched by the same MutationObserver. A trigger pr
 (``--floor-trigger``) PUBLISHes a number and prints the epoch ms right after PUBLISH returns,
 as the writer does after its commit.
 
-A second reference, not a target: the notify-then-fetch floor. The same relay and trigger,
-but its page first fetches the row from the relay over HTTP (``GET /row/<number>``) and then
-inserts it, as realtime_admin's page fetches its rows from Django (DESIGN: "notify, then
-fetch"). It is the least any page that fetches its rows could take here, with no Django, no
-daphne and a server that answers in well under a millisecond.
+A second reference, not a target: the notify-then-fetch floor. A relay, channel and trigger
+of its own, the same code, but its page first fetches the row from its relay over HTTP
+(``GET /row/<number>``, a new loopback connection each time) and then inserts it, as
+realtime_admin's page fetches its rows from Django (DESIGN: "notify, then fetch"): a page
+that fetches its rows, with no Django, no daphne and a server that answers in about half a
+millisecond.
 
 Samples alternate between the three sides, ``--spacing`` seconds apart, so all see the same
 machine load; each side's samples are then more than 0.25 s apart, so none merges with the
@@ -94,9 +95,9 @@ window.realtimeAdmin.socket.socket.addEventListener("message", (event) => {
     }
 });
 """
-# The floor's page: ?prefix=F inserts each message's row straight from it; ?prefix=G&fetch,
-# the notify-then-fetch floor, first fetches the row from the relay over HTTP, as
-# realtime_admin's page fetches its rows from Django. Each page only acts on its own prefix.
+# The floor's page inserts each message's row straight from it; with ?fetch, the
+# notify-then-fetch floor's first fetches the row from its relay over HTTP, as
+# realtime_admin's page fetches its rows from Django.
 FLOOR_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>floor</title></head>
 <body><div><div id="changelist"><table id="result_list"><tbody></tbody></table></div></div>
@@ -106,7 +107,6 @@ const tbody = document.querySelector("#result_list tbody");
 const socket = new WebSocket(`ws://${location.host}/ws`);
 socket.addEventListener("message", async (event) => {
     const number = JSON.parse(event.data).number;
-    if (!number.startsWith(params.get("prefix"))) return;
     if (params.has("fetch")) {
         const response = await fetch(`/row/${encodeURIComponent(number)}`);
         const parsed = document.createElement("tbody");
@@ -126,7 +126,7 @@ window.floorSocket = socket;
 """
 
 
-def floor_trigger(redis: str) -> None:
+def floor_trigger(redis: str, channel: str) -> None:
     """PUBLISH each number read from stdin; print the epoch ms once PUBLISH has returned."""
     import redis as redis_py
 
@@ -134,7 +134,7 @@ def floor_trigger(redis: str) -> None:
     client.ping()
     for line in sys.stdin:
         number = line.strip()
-        client.publish(CHANNEL, json.dumps({"number": number}))
+        client.publish(channel, json.dumps({"number": number}))
         print(json.dumps({"number": number, "at": time.time() * 1000}), flush=True)
 
 
@@ -194,9 +194,10 @@ def main() -> int:
     )
     parser.add_argument("--floor-trigger", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
+    parser.add_argument("--channel", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_trigger:
-        floor_trigger(args.redis)
+        floor_trigger(args.redis, args.channel)
         return 0
 
     return run_with_redis("commit_to_screen", measure, args)
@@ -215,7 +216,6 @@ def measure(args, redis: str) -> int:
     print(f"server log: {log_path}")
     log = log_path.open("w+")  # noqa: SIM115 (read back at the end)
     manage = [sys.executable, str(PROJECT / "manage.py")]
-    floor_port = _free_port()
     processes: list[subprocess.Popen] = []
 
     def start(command, **options):
@@ -229,13 +229,19 @@ def measure(args, redis: str) -> int:
             here = [sys.executable, __file__, "--redis", redis]
             page = workdir / "floor.html"
             page.write_text(FLOOR_PAGE)
-            relay = [sys.executable, str(ROOT / "bench" / "bare_relay.py"), str(floor_port)]
-            floor = start([*relay, redis, CHANNEL, str(page)], stdout=subprocess.PIPE)
-            if floor.stdout.readline().strip() != "ready":
-                raise RuntimeError("the floor server did not start")
-            wait_for_port(floor_port, floor, "the floor server")
             pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
-            publisher = start([*here, "--floor-trigger"], **pipes)
+            # Each floor has a relay, a channel and a trigger of its own, so that neither
+            # wakes the other's page.
+            floors = {}
+            for prefix, mode in (("F", ""), ("G", "?fetch")):
+                port, channel = _free_port(), f"{CHANNEL}-{prefix}"
+                relay = [sys.executable, str(ROOT / "bench" / "bare_relay.py"), str(port)]
+                floor = start([*relay, redis, channel, str(page)], stdout=subprocess.PIPE)
+                if floor.stdout.readline().strip() != "ready":
+                    raise RuntimeError("the floor server did not start")
+                wait_for_port(port, floor, "the floor server")
+                trigger = start([*here, "--floor-trigger", "--channel", channel], **pipes)
+                floors[prefix] = (f"http://127.0.0.1:{port}/{mode}", trigger)
             writer = start([*manage, "shell", "--verbosity", "0", "-c", WRITER], **pipes)
 
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -248,16 +254,16 @@ def measure(args, redis: str) -> int:
             admin.evaluate(SEEN)
             admin.evaluate(NOTICED)
             bare = {}
-            for prefix, mode in (("F", ""), ("G", "&fetch")):
+            for prefix, (url, _) in floors.items():
                 bare[prefix] = browser.new_context().new_page()
-                bare[prefix].goto(f"http://127.0.0.1:{floor_port}/?prefix={prefix}{mode}")
+                bare[prefix].goto(url)
                 bare[prefix].wait_for_function("() => window.floorSocket.readyState === 1")
                 bare[prefix].evaluate(SEEN)
 
             sides = [
                 Side("realtime_admin", writer, admin, "L"),
-                Side("floor", publisher, bare["F"], "F"),
-                Side("notify-then-fetch floor", publisher, bare["G"], "G"),
+                Side("floor", floors["F"][1], bare["F"], "F"),
+                Side("notify-then-fetch floor", floors["G"][1], bare["G"], "G"),
             ]
             for n in range(WARM_UP + args.samples):
                 for side in sides:
