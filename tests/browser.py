@@ -163,6 +163,13 @@ class LiveAdminTestCase(ChannelsLiveServerTestCase):
             " return live && !live.running && !live.changed.size && !live.resyncWanted; }"
         )
 
+    def assert_settled(self, page) -> None:
+        """Until the page has fetched all it was told of (and a moment more for stragglers:
+        a tail, or the catch-up for rows written just before the page was rendered)."""
+        self.wait_until_idle(page)
+        page.wait_for_timeout(1500)
+        self.wait_until_idle(page)
+
     @staticmethod
     def row_texts(page) -> list[str]:
         return page.eval_on_selector_all(

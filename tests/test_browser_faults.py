@@ -32,12 +32,6 @@ class FaultTestCase(LiveAdminTestCase):
     def wait_for_row(self, page, number, timeout_ms=20000):
         page.wait_for_function(f"n => {ROW_NUMBERS}.includes(n)", arg=number, timeout=timeout_ms)
 
-    def assert_settled(self, page):
-        """Until the page has fetched all it was told of (and a moment more for stragglers)."""
-        self.wait_until_idle(page)
-        page.wait_for_timeout(1500)  # a tail or a late frame may still come
-        self.wait_until_idle(page)
-
     def assert_equals_a_reload(self, page):
         self.assert_settled(page)
         live = self.results_html(page)
