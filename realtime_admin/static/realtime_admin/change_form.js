@@ -122,7 +122,7 @@
                         headers: {Accept: "application/json"},
                     });
                     if (!response.ok) throw new Error(`status ${response.status}`);
-                    if (response.redirected) return this.socket.endSession(); // to the login page
+                    if (this.socket.sentToLogin(response)) return;
                     const status = await response.json();
                     if (status.state === "same") {
                         this.clear();

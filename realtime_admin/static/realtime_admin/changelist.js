@@ -286,11 +286,7 @@
                 body: JSON.stringify({shown: this.shownPks(), changed: changed, full: full}),
             });
             if (!response.ok) throw new Error(`refresh answered ${response.status}`);
-            if (response.redirected) {
-                // (This POST answers every tab itself: only a login page redirects it.)
-                this.socket.endSession();
-                return null;
-            }
+            if (this.socket.sentToLogin(response)) return null;
             return response.json();
         }
 
@@ -418,10 +414,7 @@
                 credentials: "same-origin",
             });
             if (!response.ok) throw new Error(`region answered ${response.status}`);
-            if (response.redirected && !this.isChangelist(response.url)) {
-                this.socket.endSession(); // sent to the login page
-                return false;
-            }
+            if (!this.isChangelist(response.url) && this.socket.sentToLogin(response)) return false;
             if (response.redirected || this.held) {
                 // e.g. this page number no longer exists: the stock admin would redirect.
                 this.markStale(changed);

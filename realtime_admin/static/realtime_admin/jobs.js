@@ -162,11 +162,7 @@
                     headers: {"X-CSRFToken": token ? token.value : ""},
                 });
                 if (!response.ok) throw new Error(`${what} answered ${response.status}`);
-                if (response.redirected) {
-                    this.live.socket.endSession(); // sent to the login page
-                    return false;
-                }
-                return true;
+                return !this.live.socket.sentToLogin(response);
             } catch (error) {
                 console.warn("realtime_admin:", error);
                 return false;

@@ -7,7 +7,7 @@
  *   onMessage(frame)  a frame from the server
  *   onResume()        a hidden tab is visible again with the socket open: catch up
  *   onStop(text)      the server will not take this socket again: say so
- * and the page calls endSession() when its own HTTP requests find the session over.
+ * and the page asks sentToLogin(response) of its own HTTP requests' answers.
  */
 "use strict";
 {
@@ -118,12 +118,16 @@
             this.page.onStop(text);
         }
 
-        // The page's own HTTP request was sent to the login page: the session has ended, as
-        // the server would tell with 4401 at its next check. Stop now, and say that instead.
-        endSession() {
-            if (this.stopped) return;
-            this.stop(this.gettext(STOPPED[4401]));
-            if (this.socket) this.socket.close();
+        // Whether the admin redirected one of the page's own requests, which its endpoints
+        // answer themselves: that is to the login page, the session has ended, as the server
+        // would tell with 4401 at its next check. Then stop now, and say so.
+        sentToLogin(response) {
+            if (!response.redirected) return false;
+            if (!this.stopped) {
+                this.stop(this.gettext(STOPPED[4401]));
+                if (this.socket) this.socket.close();
+            }
+            return true;
         }
     }
 
