@@ -64,6 +64,7 @@ from bench.demo_server import (  # noqa: E402
 CHANNEL = "ra-bench-floor"
 LAYERS = {"core": "demo.settings", "pubsub": "bench.settings_pubsub"}  # --layer: settings
 LAYER_NOTE = {"core": "", "pubsub": " (pub/sub layer)"}
+FLOORS = {"floor": ("F", ""), "notify-then-fetch floor": ("G", "?fetch")}  # prefix, page query
 WARM_UP = 5
 WRITER = """
 import json, sys, time
@@ -233,7 +234,7 @@ def measure(args, redis: str) -> int:
             # Each floor has a relay, a channel and a trigger of its own, so that neither
             # wakes the other's page.
             floors = {}
-            for prefix, mode in (("F", ""), ("G", "?fetch")):
+            for name, (prefix, mode) in FLOORS.items():
                 port, channel = _free_port(), f"{CHANNEL}-{prefix}"
                 relay = [sys.executable, str(ROOT / "bench" / "bare_relay.py"), str(port)]
                 floor = start([*relay, redis, channel, str(page)], stdout=subprocess.PIPE)
@@ -241,7 +242,7 @@ def measure(args, redis: str) -> int:
                     raise RuntimeError("the floor server did not start")
                 wait_for_port(port, floor, "the floor server")
                 trigger = start([*here, "--floor-trigger", "--channel", channel], **pipes)
-                floors[prefix] = (f"http://127.0.0.1:{port}/{mode}", trigger)
+                floors[name] = (f"http://127.0.0.1:{port}/{mode}", trigger)
             writer = start([*manage, "shell", "--verbosity", "0", "-c", WRITER], **pipes)
 
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -253,18 +254,13 @@ def measure(args, redis: str) -> int:
             admin.wait_for_function(IDLE)
             admin.evaluate(SEEN)
             admin.evaluate(NOTICED)
-            bare = {}
-            for prefix, (url, _) in floors.items():
-                bare[prefix] = browser.new_context().new_page()
-                bare[prefix].goto(url)
-                bare[prefix].wait_for_function("() => window.floorSocket.readyState === 1")
-                bare[prefix].evaluate(SEEN)
-
-            sides = [
-                Side("realtime_admin", writer, admin, "L"),
-                Side("floor", floors["F"][1], bare["F"], "F"),
-                Side("notify-then-fetch floor", floors["G"][1], bare["G"], "G"),
-            ]
+            sides = [Side("realtime_admin", writer, admin, "L")]
+            for name, (url, trigger) in floors.items():
+                bare = browser.new_context().new_page()
+                bare.goto(url)
+                bare.wait_for_function("() => window.floorSocket.readyState === 1")
+                bare.evaluate(SEEN)
+                sides.append(Side(name, trigger, bare, FLOORS[name][0]))
             for n in range(WARM_UP + args.samples):
                 for side in sides:
                     side.sample(keep=n >= WARM_UP)
