@@ -21,12 +21,14 @@ from django.urls import resolve
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-# The stock inclusion tags that render the parts of the page that hold counts.
+# The stock inclusion tags that render the parts of the page that hold counts or choices drawn
+# from the rows (a filter's values; with "Show counts", its facet counts).
 _FRAGMENTS = {
     "paginator": "{% pagination cl %}",
     "search": "{% search_form cl %}",
     "date_hierarchy": "{% if cl.date_hierarchy %}{% date_hierarchy cl %}{% endif %}",
     "actions": "{% if action_form and cl.show_admin_actions %}{% admin_actions %}{% endif %}",
+    "filters": "{% for spec in cl.filter_specs %}{% admin_list_filter cl spec %}{% endfor %}",
 }
 
 

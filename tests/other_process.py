@@ -23,6 +23,7 @@ django.setup()
 
 from django.apps import apps  # noqa: E402
 from django.db import transaction  # noqa: E402
+from shop.models import Customer  # noqa: E402
 
 from tests import factories  # noqa: E402
 
@@ -35,7 +36,9 @@ def handle(command: dict) -> dict:
     action = command.pop("do")
     model = apps.get_model(command.pop("model", "shop.order"))
     with transaction.atomic():
-        if action == "create":
+        if action == "create" and model is Customer:
+            pk = factories.customer(**command).pk
+        elif action == "create":
             pk = factories.order(**command).pk
         elif action == "update":
             pk = command.pop("pk")

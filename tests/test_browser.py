@@ -315,6 +315,55 @@ class LiveChangelistTests(ChangelistTestCase):
         assert page.evaluate("window.realtimeAdmin.socket.isOpen")
         assert page.inner_html("#result_list") == before
 
+    def test_facet_counts_follow_and_a_closed_filter_stays_closed(self):
+        self.create("J-1", status="new")
+        page = self.open_as(self.root, ORDERS + "?_facets=True")
+        status = 'details[data-filter-title="status"]'
+        page.click(f"{status} summary")  # the user closes one filter
+        assert page.get_attribute(status, "open") is None
+        self.create("J-2", status="paid")
+        self.create("J-3", status="new")
+        page.wait_for_function(
+            "s => document.querySelector(s).textContent.includes('New (2)')", arg=status
+        )
+        assert "Paid (1)" in page.text_content(status)
+        assert page.get_attribute(status, "open") is None
+        self.assert_settled(page)
+        live = page.inner_html("#changelist-filter")
+        page.reload()  # (filters.js keeps the closed filter closed, from sessionStorage)
+        assert page.inner_html("#changelist-filter") == live
+        page.click(f"{status} summary")  # and the filter still opens and closes as before
+        assert page.get_attribute(status, "open") == ""
+
+    def test_a_filter_appears_when_it_has_choices_and_goes_when_it_has_none(self):
+        # Open orders filter by customer among those who have open orders: with one such
+        # customer there is nothing to choose, and no sidebar.
+        grace = factories.customer("Grace Hopper")
+        self.create("K-1")
+        page = self.open_as(self.root, "/admin/shop/openorder/")
+        assert page.query_selector("#changelist-filter") is None
+        theirs = self.writer("create", customer_id=grace.pk, number="K-2")["pk"]
+        page.wait_for_selector('#changelist-filter details[data-filter-title="customer"]')
+        assert "Grace Hopper" in page.text_content("#changelist-filter")
+        self.wait_for_rows(page, ["K-2", "K-1"])
+        self.writer("update", pk=theirs, status="shipped")  # no longer open
+        page.wait_for_function("() => !document.querySelector('#changelist-filter')")
+        self.wait_for_rows(page, ["K-1"])
+        assert page.console_errors == []
+
+    def test_a_new_value_joins_its_filter(self):
+        page = self.open_as(self.root, "/admin/shop/customer/")
+        city = 'details[data-filter-title="city"]'
+        assert "Nuenen" not in page.text_content(city)
+        self.writer("create", model="shop.customer", name="Edsger", city="Nuenen")
+        page.wait_for_function(
+            "s => document.querySelector(s).textContent.includes('Nuenen')", arg=city
+        )
+        self.assert_settled(page)
+        live = page.inner_html("#changelist-filter")
+        page.reload()
+        assert page.inner_html("#changelist-filter") == live
+
     def test_staff_without_view_permission_get_no_notices(self):
         self.create("I-1")
         viewer = factories.staff("viewer", "view_customer")

@@ -57,6 +57,8 @@ def shop_data():
         "created_at__year=2026",
         "_popup=1",
         "all=",
+        "_facets=True",
+        "status__exact=paid&_facets=True",
     ],
 )
 def test_rows_are_byte_for_byte_what_a_reload_shows(admin_client, shop_data, query):
@@ -65,6 +67,8 @@ def test_rows_are_byte_for_byte_what_a_reload_shows(admin_client, shop_data, que
     assert state["region"] is False
     assert [state["rows"][pk] for pk in state["pks"]] == page_rows(page)
     assert state["fragments"]["paginator"].strip() in page
+    assert 'data-filter-title="status"' in state["fragments"]["filters"]
+    assert state["fragments"]["filters"] in page
     if query != "_popup=1":
         assert state["fragments"]["actions"].strip() in page
 
@@ -77,6 +81,25 @@ def test_list_editable_rows_and_hidden_fields_match_a_reload(admin_client, shop_
     assert 'name="form-0-city"' in state["rows"][state["pks"][0]]
     assert state["formset"]["hidden"] in page.replace("\n", "")
     assert f'name="form-TOTAL_FORMS" value="{state["formset"]["total"]}"' in page
+
+
+def test_the_filters_follow_the_rows(admin_client, shop_data):
+    before = refresh(admin_client, CUSTOMERS, full=True)["fragments"]["filters"]
+    factories.customer("Edsger", city="Nuenen")
+    after = refresh(admin_client, CUSTOMERS, full=True)["fragments"]["filters"]
+    assert "Nuenen" not in before
+    assert "Nuenen" in after
+    assert after in admin_client.get(CUSTOMERS).content.decode()
+
+
+def test_facet_counts_follow_the_rows(admin_client, shop_data):
+    def new_orders():
+        filters = refresh(admin_client, ORDERS, "_facets=True", full=True)["fragments"]["filters"]
+        return re.search(r"New \((\d+)\)", filters).group(1)
+
+    assert new_orders() == "10"
+    factories.order(status="new")
+    assert new_orders() == "11"
 
 
 def test_only_changed_and_unseen_rows_are_rendered(admin_client, shop_data):

@@ -87,6 +87,7 @@ async def export_as_csv(modeladmin, request, queryset):
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["name", "email", "city"]
     list_editable = ["city"]
+    list_filter = ["city"]
     search_fields = ["name", "email"]
     actions = [export_as_csv]
 
@@ -99,6 +100,7 @@ class TagAdmin(admin.ModelAdmin):
 @admin.register(OpenOrder)
 class OpenOrderAdmin(admin.ModelAdmin):
     list_display = ["number", "customer", "status", "created_at"]
+    list_filter = [("customer", admin.RelatedOnlyFieldListFilter)]  # who has open orders
     list_select_related = ["customer"]
 
     def get_queryset(self, request):

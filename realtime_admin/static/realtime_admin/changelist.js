@@ -81,6 +81,39 @@
         }
     }
 
+    const FILTERS_STATE = "django.admin.filtersState"; // admin/js/filters.js's sessionStorage key
+
+    // What admin/js/filters.js does to each filter at load, for one shown later: open or closed
+    // as the user last left it, and remembered when they toggle it.
+    function bindFilter(details) {
+        const title = details.dataset.filterTitle;
+        const stored = () => JSON.parse(sessionStorage.getItem(FILTERS_STATE)) || {};
+        if (title in stored()) details.open = stored()[title];
+        details.addEventListener("toggle", () => {
+            sessionStorage.setItem(FILTERS_STATE, JSON.stringify({...stored(), [title]: details.open}));
+        });
+    }
+
+    // Bring the filter sidebar's filters (each a <details data-filter-title>) up to date with
+    // fresh ones: a filter still shown keeps its element, so it stays open or closed and
+    // bound; one that appears is bound as filters.js would; one that has no choices left goes.
+    function updateFilters(nav, html) {
+        const selector = "details[data-filter-title]";
+        const old = new Map(Array.from(nav.querySelectorAll(selector), (d) => [d.dataset.filterTitle, d]));
+        const wanted = Array.from(parse(html).querySelectorAll(selector), (fresh) => {
+            const details = old.get(fresh.dataset.filterTitle);
+            if (!details) {
+                bindFilter(fresh);
+                return fresh;
+            }
+            if (details.innerHTML !== fresh.innerHTML) details.replaceChildren(...fresh.childNodes);
+            return details;
+        });
+        old.forEach((details) => wanted.includes(details) || details.remove());
+        const current = nav.querySelectorAll(selector);
+        if (wanted.some((details, index) => current[index] !== details)) nav.append(...wanted);
+    }
+
     class LiveChangelist {
         constructor(config) {
             this.config = config;
@@ -301,11 +334,13 @@
         }
 
         // Whether the new state needs markup the page does not have (or has no more): the
-        // "Select all N" links exist only while the total differs from the page's row count.
+        // "Select all N" links exist only while the total differs from the page's row count,
+        // the filter sidebar only while some filter has choices to offer.
         changesShape(state) {
             const fresh = parse(state.fragments.actions).querySelector("div.actions span.question");
             const old = document.querySelector("#changelist-form div.actions span.question");
-            return Boolean(fresh) !== Boolean(old);
+            const filters = Boolean(state.fragments.filters.trim());
+            return Boolean(fresh) !== Boolean(old) || filters !== Boolean(document.getElementById("changelist-filter"));
         }
 
         // Patch the rows in place, inside the tbody actions.js listens to. Returns false, and
@@ -329,6 +364,8 @@
             replaceMatching(".paginator", fragments.paginator);
             replaceMatching("#changelist-search .quiet", fragments.search);
             replaceMatching("nav.toplinks", fragments.date_hierarchy);
+            const filters = document.getElementById("changelist-filter");
+            if (filters) updateFilters(filters, fragments.filters);
             this.updateActionCounts(fragments.actions);
             if (state.formset) {
                 document.getElementById("id_form-TOTAL_FORMS").value = state.formset.total;
@@ -430,7 +467,17 @@
                 Array.from(checkboxes()).filter((box) => box.checked).map((box) => box.value),
             );
             const before = new Set(this.shownPks());
-            document.getElementById("changelist").replaceWith(document.adoptNode(fresh));
+            document.adoptNode(fresh);
+            // Keep the page's own filter sidebar (open and closed as the user left it), updated.
+            const filters = document.getElementById("changelist-filter");
+            const freshFilters = fresh.querySelector("#changelist-filter");
+            if (filters && freshFilters) {
+                updateFilters(filters, freshFilters.innerHTML);
+                freshFilters.replaceWith(filters);
+            } else if (freshFilters) {
+                freshFilters.querySelectorAll("details[data-filter-title]").forEach(bindFilter);
+            }
+            document.getElementById("changelist").replaceWith(fresh);
             this.labelRows(pks);
             this.bodyRows().forEach((row) => {
                 this.prepareRow(row);
