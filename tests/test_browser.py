@@ -254,14 +254,19 @@ class LiveChangelistTests(ChangelistTestCase):
         assert page.input_value("input[name=form-0-city]") == "Paris"
 
     def test_an_empty_changelist_fills_in_and_empties_again(self):
-        page = self.open_as(self.root, ORDERS)
+        page = self.open_as(self.root, ORDERS + "?_facets=True")
         assert page.query_selector("#result_list") is None
+        status = 'details[data-filter-title="status"]'
+        page.click(f"{status} summary")  # the sidebar is kept across the whole-region swaps
         pk = self.create("F-1")
         self.wait_for_rows(page, ["F-1"])
         assert "1 order" in page.inner_text(".paginator")
+        assert "New (1)" in page.text_content(status)
         self.writer("delete", pk=pk)
         page.wait_for_function("() => !document.querySelector('#result_list')")
         assert "0 orders" in page.inner_text(".paginator")
+        assert "New (0)" in page.text_content(status)
+        assert page.get_attribute(status, "open") is None
 
     def test_an_empty_filtered_page_takes_changes_that_do_not_match_quietly(self):
         page = self.open_as(self.root, ORDERS + "?status__exact=cancelled")
@@ -321,6 +326,9 @@ class LiveChangelistTests(ChangelistTestCase):
         status = 'details[data-filter-title="status"]'
         page.click(f"{status} summary")  # the user closes one filter
         assert page.get_attribute(status, "open") is None
+        no_owner = 'details[data-filter-title="owner"] li:last-child a'  # "- (1)"
+        page.focus(no_owner)  # and has the keyboard on a link of another
+        page.eval_on_selector(no_owner, "a => { a.marked = true; }")
         self.create("J-2", status="paid")
         self.create("J-3", status="new")
         page.wait_for_function(
@@ -328,6 +336,9 @@ class LiveChangelistTests(ChangelistTestCase):
         )
         assert "Paid (1)" in page.text_content(status)
         assert page.get_attribute(status, "open") is None
+        # Its count changed too: the same link, still focused.
+        assert page.text_content(no_owner) == "- (3)"
+        assert page.evaluate("document.activeElement.marked === true")
         self.assert_settled(page)
         live = page.inner_html("#changelist-filter")
         page.reload()  # (filters.js keeps the closed filter closed, from sessionStorage)
@@ -342,9 +353,19 @@ class LiveChangelistTests(ChangelistTestCase):
         self.create("K-1")
         page = self.open_as(self.root, "/admin/shop/openorder/")
         assert page.query_selector("#changelist-filter") is None
+        # Closed when the user last saw it (admin/js/filters.js keeps that per tab).
+        page.evaluate(
+            "sessionStorage.setItem('django.admin.filtersState', '{\"customer\": false}')"
+        )
         theirs = self.writer("create", customer_id=grace.pk, number="K-2")["pk"]
-        page.wait_for_selector('#changelist-filter details[data-filter-title="customer"]')
+        customer = '#changelist-filter details[data-filter-title="customer"]'
+        page.wait_for_selector(customer, state="attached")
         assert "Grace Hopper" in page.text_content("#changelist-filter")
+        assert page.get_attribute(customer, "open") is None
+        page.click(f"{customer} summary")  # opened, and remembered as filters.js would
+        page.wait_for_function(
+            "() => JSON.parse(sessionStorage['django.admin.filtersState']).customer === true"
+        )
         self.wait_for_rows(page, ["K-2", "K-1"])
         self.writer("update", pk=theirs, status="shipped")  # no longer open
         page.wait_for_function("() => !document.querySelector('#changelist-filter')")

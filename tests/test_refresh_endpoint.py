@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from django.contrib import admin
 from django.contrib.messages import constants, get_messages
 from shop.models import Order
 
@@ -59,6 +60,7 @@ def shop_data():
         "all=",
         "_facets=True",
         "status__exact=paid&_facets=True",
+        "created_at__year=2026&q=Ada&_facets=True",
     ],
 )
 def test_rows_are_byte_for_byte_what_a_reload_shows(admin_client, shop_data, query):
@@ -90,6 +92,19 @@ def test_the_filters_follow_the_rows(admin_client, shop_data):
     assert "Nuenen" not in before
     assert "Nuenen" in after
     assert after in admin_client.get(CUSTOMERS).content.decode()
+
+
+@pytest.mark.parametrize("show_facets", list(admin.ShowFacets))
+def test_the_filters_are_what_a_reload_shows_however_facets_are_shown(
+    admin_client, shop_data, show_facets, monkeypatch
+):
+    monkeypatch.setattr(admin.site._registry[Order], "show_facets", show_facets)
+    state = refresh(admin_client, ORDERS, "status__exact=new", full=True)
+    assert (
+        state["fragments"]["filters"]
+        in admin_client.get(f"{ORDERS}?status__exact=new").content.decode()
+    )
+    assert ("New (10)" in state["fragments"]["filters"]) == (show_facets == admin.ShowFacets.ALWAYS)
 
 
 def test_facet_counts_follow_the_rows(admin_client, shop_data):

@@ -41,6 +41,7 @@ def realtime_admin_config(context) -> str:
         "pks": [str(obj.pk) for obj in cl.result_list],
         "since": time.time() - RENDER_MARGIN,
         "hasErrors": bool(formset and formset.errors),
+        "hasFilters": bool(cl.has_filters),  # (a project template may leave the sidebar out)
         "jobs": _jobs_for(context.get("request"), cl),
         "jobsUrl": _jobs_url(site),
         "texts": page_texts(),

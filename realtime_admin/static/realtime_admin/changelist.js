@@ -82,36 +82,87 @@
     }
 
     const FILTERS_STATE = "django.admin.filtersState"; // admin/js/filters.js's sessionStorage key
+    const FILTER = "details[data-filter-title]"; // one stock filter (admin/filter.html)
 
     // What admin/js/filters.js does to each filter at load, for one shown later: open or closed
     // as the user last left it, and remembered when they toggle it.
     function bindFilter(details) {
         const title = details.dataset.filterTitle;
         const stored = () => JSON.parse(sessionStorage.getItem(FILTERS_STATE)) || {};
-        if (title in stored()) details.open = stored()[title];
+        try {
+            if (title in stored()) details.open = stored()[title];
+        } catch (error) {
+            warnOnce("cannot read the filters' state", error); // (storage blocked or damaged)
+        }
         details.addEventListener("toggle", () => {
-            sessionStorage.setItem(FILTERS_STATE, JSON.stringify({...stored(), [title]: details.open}));
+            try {
+                sessionStorage.setItem(FILTERS_STATE, JSON.stringify({...stored(), [title]: details.open}));
+            } catch (error) {
+                warnOnce("cannot keep the filters' state", error);
+            }
         });
     }
 
-    // Bring the filter sidebar's filters (each a <details data-filter-title>) up to date with
-    // fresh ones: a filter still shown keeps its element, so it stays open or closed and
-    // bound; one that appears is bound as filters.js would; one that has no choices left goes.
-    function updateFilters(nav, html) {
-        const selector = "details[data-filter-title]";
-        const old = new Map(Array.from(nav.querySelectorAll(selector), (d) => [d.dataset.filterTitle, d]));
-        const wanted = Array.from(parse(html).querySelectorAll(selector), (fresh) => {
-            const details = old.get(fresh.dataset.filterTitle);
-            if (!details) {
-                bindFilter(fresh);
-                return fresh;
+    // Make old's content look like fresh's while keeping every node both have at the same
+    // place, so that focus, hover and a click half done on a link survive a count changing.
+    function morphChildren(old, fresh) {
+        const oldNodes = Array.from(old.childNodes);
+        const freshNodes = Array.from(fresh.childNodes);
+        freshNodes.forEach((node, index) => {
+            const current = oldNodes[index];
+            if (!current) {
+                old.appendChild(node);
+            } else if (current.nodeName !== node.nodeName) {
+                current.replaceWith(node);
+            } else if (node.nodeType === Node.ELEMENT_NODE) {
+                for (const {name} of Array.from(current.attributes)) {
+                    if (!node.hasAttribute(name)) current.removeAttribute(name);
+                }
+                for (const {name, value} of Array.from(node.attributes)) {
+                    if (current.getAttribute(name) !== value) current.setAttribute(name, value);
+                }
+                morphChildren(current, node);
+            } else if (current.nodeValue !== node.nodeValue) {
+                current.nodeValue = node.nodeValue;
             }
-            if (details.innerHTML !== fresh.innerHTML) details.replaceChildren(...fresh.childNodes);
-            return details;
         });
-        old.forEach((details) => wanted.includes(details) || details.remove());
-        const current = nav.querySelectorAll(selector);
-        if (wanted.some((details, index) => current[index] !== details)) nav.append(...wanted);
+        oldNodes.slice(freshNodes.length).forEach((node) => node.remove());
+    }
+
+    // Each stock filter by its title, and which of that title it is (two may share one).
+    function filtersByKey(root) {
+        const seen = {};
+        return new Map(
+            Array.from(root.querySelectorAll(FILTER), (details) => {
+                const title = details.dataset.filterTitle;
+                seen[title] = (seen[title] || 0) + 1;
+                return [`${title}\n${seen[title]}`, details];
+            }),
+        );
+    }
+
+    // Bring the sidebar's stock filters up to date with fresh ones. A filter still shown
+    // keeps its element (so it stays open or closed, and bound) and its content is patched;
+    // one that appears is bound as filters.js would; one with no choices left goes. Filters
+    // of other templates, and any holding form fields (a script's widgets), are left alone.
+    function updateFilters(nav, html) {
+        const old = filtersByKey(nav);
+        const fresh = filtersByKey(parse(html));
+        let previous = null;
+        fresh.forEach((details, key) => {
+            const current = old.get(key);
+            if (!current) {
+                bindFilter(details);
+                const first = nav.querySelector(FILTER);
+                if (previous) previous.after(details);
+                else if (first) first.before(details);
+                else nav.append(details);
+            } else if (current.innerHTML !== details.innerHTML && !current.querySelector("input, select, textarea")) {
+                morphChildren(current, details);
+            }
+            previous = current || details;
+        });
+        old.forEach((details, key) => fresh.has(key) || details.remove());
     }
 
     class LiveChangelist {
@@ -126,6 +177,9 @@
             this.lastRefresh = 0;
             // A page with a failed list_editable POST holds the user's input: never patch it.
             this.editing = Boolean(config.hasErrors);
+            // Whether the filter sidebar is the stock one, there exactly when the page has
+            // filters (a project template may leave it out): only then does it come and go.
+            this.stockSidebar = Boolean(config.hasFilters) === Boolean(document.getElementById("changelist-filter"));
             // Set while patching would drop rows the user has selected; cleared when they
             // clear their selection.
             this.holdingSelection = false;
@@ -339,8 +393,9 @@
         changesShape(state) {
             const fresh = parse(state.fragments.actions).querySelector("div.actions span.question");
             const old = document.querySelector("#changelist-form div.actions span.question");
-            const filters = Boolean(state.fragments.filters.trim());
-            return Boolean(fresh) !== Boolean(old) || filters !== Boolean(document.getElementById("changelist-filter"));
+            const filters = Boolean((state.fragments.filters || "").trim());
+            const sidebar = Boolean(document.getElementById("changelist-filter"));
+            return Boolean(fresh) !== Boolean(old) || (this.stockSidebar && filters !== sidebar);
         }
 
         // Patch the rows in place, inside the tbody actions.js listens to. Returns false, and
@@ -364,8 +419,6 @@
             replaceMatching(".paginator", fragments.paginator);
             replaceMatching("#changelist-search .quiet", fragments.search);
             replaceMatching("nav.toplinks", fragments.date_hierarchy);
-            const filters = document.getElementById("changelist-filter");
-            if (filters) updateFilters(filters, fragments.filters);
             this.updateActionCounts(fragments.actions);
             if (state.formset) {
                 document.getElementById("id_form-TOTAL_FORMS").value = state.formset.total;
@@ -373,6 +426,8 @@
                 const hidden = document.querySelector("#changelist-form .hiddenfields");
                 if (hidden) hidden.innerHTML = state.formset.hidden;
             }
+            const filters = document.getElementById("changelist-filter");
+            if (filters && fragments.filters !== undefined) updateFilters(filters, fragments.filters);
             // actions.js recomputes its counter and select-all box on pageshow; while "all N
             // selected" is chosen it would reset that, so leave it be.
             if (!selectedAcross()) window.dispatchEvent(new Event("pageshow"));
@@ -475,7 +530,7 @@
                 updateFilters(filters, freshFilters.innerHTML);
                 freshFilters.replaceWith(filters);
             } else if (freshFilters) {
-                freshFilters.querySelectorAll("details[data-filter-title]").forEach(bindFilter);
+                freshFilters.querySelectorAll(FILTER).forEach(bindFilter);
             }
             document.getElementById("changelist").replaceWith(fresh);
             this.labelRows(pks);
