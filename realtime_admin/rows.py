@@ -132,6 +132,7 @@ def changelist_state(
         "pks": pks,
         "rows": {pk: render_row(cl, index, obj) for index, pk, obj in page if pk in wanted},
         "fragments": render_fragments(model_admin, request, cl),
+        "filtersActive": bool(cl.has_active_filters),  # ("Clear all filters" comes and goes)
         "formset": None,
     }
     if cl.formset:

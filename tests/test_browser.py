@@ -254,19 +254,27 @@ class LiveChangelistTests(ChangelistTestCase):
         assert page.input_value("input[name=form-0-city]") == "Paris"
 
     def test_an_empty_changelist_fills_in_and_empties_again(self):
-        page = self.open_as(self.root, ORDERS + "?_facets=True")
+        page = self.open_as(self.root, ORDERS + "?status__exact=new&_facets=True")
         assert page.query_selector("#result_list") is None
         status = 'details[data-filter-title="status"]'
-        page.click(f"{status} summary")  # the sidebar is kept across the whole-region swaps
+        page.click(f"{status} summary")  # closed filters stay closed across whole-region swaps
+        page.type("#searchbar", "F-")  # and what is typed in the search box stays, focused
         pk = self.create("F-1")
         self.wait_for_rows(page, ["F-1"])
         assert "1 order" in page.inner_text(".paginator")
         assert "New (1)" in page.text_content(status)
+        assert page.input_value("#searchbar") == "F-"
+        assert page.evaluate("document.activeElement.id") == "searchbar"
         self.writer("delete", pk=pk)
         page.wait_for_function("() => !document.querySelector('#result_list')")
         assert "0 orders" in page.inner_text(".paginator")
         assert "New (0)" in page.text_content(status)
         assert page.get_attribute(status, "open") is None
+        self.create("F-2", status="paid")  # a change to an empty page, refreshed in place
+        page.wait_for_function(
+            "s => document.querySelector(s).textContent.includes('Paid (1)')", arg=status
+        )
+        assert page.console_errors == []
 
     def test_an_empty_filtered_page_takes_changes_that_do_not_match_quietly(self):
         page = self.open_as(self.root, ORDERS + "?status__exact=cancelled")
@@ -348,11 +356,11 @@ class LiveChangelistTests(ChangelistTestCase):
 
     def test_a_filter_appears_when_it_has_choices_and_goes_when_it_has_none(self):
         # Open orders filter by customer among those who have open orders: with one such
-        # customer there is nothing to choose, and no sidebar.
+        # customer there is nothing to choose, and no such filter.
         grace = factories.customer("Grace Hopper")
         self.create("K-1")
         page = self.open_as(self.root, "/admin/shop/openorder/")
-        assert page.query_selector("#changelist-filter") is None
+        assert page.query_selector('details[data-filter-title="customer"]') is None
         # Closed when the user last saw it (admin/js/filters.js keeps that per tab).
         page.evaluate(
             "sessionStorage.setItem('django.admin.filtersState', '{\"customer\": false}')"
@@ -366,11 +374,30 @@ class LiveChangelistTests(ChangelistTestCase):
         page.wait_for_function(
             "() => JSON.parse(sessionStorage['django.admin.filtersState']).customer === true"
         )
+        # filters.js writes its own copy of the state from load, which has no "customer".
+        page.click('details[data-filter-title="status"] summary')
+        page.wait_for_function(
+            "() => { const state = JSON.parse(sessionStorage['django.admin.filtersState']);"
+            " return state.status === false && state.customer === true; }"
+        )
         self.wait_for_rows(page, ["K-2", "K-1"])
+        hers = self.open_as(self.root, f"/admin/shop/openorder/?customer__id__exact={grace.pk}")
+        assert "Clear all filters" in hers.text_content("#changelist-filter")
         self.writer("update", pk=theirs, status="shipped")  # no longer open
-        page.wait_for_function("() => !document.querySelector('#changelist-filter')")
+        page.wait_for_function(
+            "() => !document.querySelector('details[data-filter-title=\"customer\"]')"
+        )
         self.wait_for_rows(page, ["K-1"])
-        assert page.console_errors == []
+        # A filter in use that has nothing left to offer goes, and "Clear all filters" with it.
+        hers.wait_for_function(
+            "() => !document.querySelector('#changelist-filter').textContent"
+            ".includes('Clear all filters')"
+        )
+        self.assert_settled(hers)
+        live = hers.inner_html("#changelist-filter")
+        hers.reload()
+        assert hers.inner_html("#changelist-filter") == live
+        assert page.console_errors == hers.console_errors == []
 
     def test_a_new_value_joins_its_filter(self):
         page = self.open_as(self.root, "/admin/shop/customer/")

@@ -100,7 +100,7 @@ class TagAdmin(admin.ModelAdmin):
 @admin.register(OpenOrder)
 class OpenOrderAdmin(admin.ModelAdmin):
     list_display = ["number", "customer", "status", "created_at"]
-    list_filter = [("customer", admin.RelatedOnlyFieldListFilter)]  # who has open orders
+    list_filter = ["status", ("customer", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["customer"]
 
     def get_queryset(self, request):

@@ -42,6 +42,7 @@ def realtime_admin_config(context) -> str:
         "since": time.time() - RENDER_MARGIN,
         "hasErrors": bool(formset and formset.errors),
         "hasFilters": bool(cl.has_filters),  # (a project template may leave the sidebar out)
+        "hasActiveFilters": bool(cl.has_active_filters),
         "jobs": _jobs_for(context.get("request"), cl),
         "jobsUrl": _jobs_url(site),
         "texts": page_texts(),

@@ -84,23 +84,55 @@
     const FILTERS_STATE = "django.admin.filtersState"; // admin/js/filters.js's sessionStorage key
     const FILTER = "details[data-filter-title]"; // one stock filter (admin/filter.html)
 
+    const storedFilters = () => JSON.parse(sessionStorage.getItem(FILTERS_STATE)) || {};
+    const boundFilters = new Set(); // filters shown after load, which filters.js does not know
+
     // What admin/js/filters.js does to each filter at load, for one shown later: open or closed
-    // as the user last left it, and remembered when they toggle it.
+    // as the user last left it, and remembered when they toggle it (rememberFilters).
     function bindFilter(details) {
-        const title = details.dataset.filterTitle;
-        const stored = () => JSON.parse(sessionStorage.getItem(FILTERS_STATE)) || {};
         try {
-            if (title in stored()) details.open = stored()[title];
+            const stored = storedFilters();
+            if (details.dataset.filterTitle in stored) details.open = stored[details.dataset.filterTitle];
         } catch (error) {
             warnOnce("cannot read the filters' state", error); // (storage blocked or damaged)
         }
-        details.addEventListener("toggle", () => {
+        boundFilters.add(details);
+    }
+
+    // On any filter's toggle, after filters.js has written its own copy of the state from load
+    // (which lacks the filters shown since), write back those of the filters shown since.
+    function rememberFilters(event) {
+        if (!event.target.matches || !event.target.matches(FILTER)) return;
+        setTimeout(() => {
             try {
-                sessionStorage.setItem(FILTERS_STATE, JSON.stringify({...stored(), [title]: details.open}));
+                const stored = storedFilters();
+                boundFilters.forEach((details) => {
+                    if (details.isConnected) stored[details.dataset.filterTitle] = details.open;
+                    else boundFilters.delete(details);
+                });
+                sessionStorage.setItem(FILTERS_STATE, JSON.stringify(stored));
             } catch (error) {
                 warnOnce("cannot keep the filters' state", error);
             }
         });
+    }
+
+    // What the user typed in the search box and whether they are in it, put back after the
+    // whole changelist region (search form included) is swapped.
+    function keepSearch() {
+        const box = document.getElementById("searchbar");
+        const typed = box && box.value !== box.defaultValue ? box.value : null;
+        const focused = Boolean(box) && document.activeElement === box;
+        const [start, end] = box ? [box.selectionStart, box.selectionEnd] : [0, 0];
+        return () => {
+            const fresh = document.getElementById("searchbar");
+            if (!fresh) return;
+            if (typed !== null) fresh.value = typed;
+            if (focused) {
+                fresh.focus();
+                fresh.setSelectionRange(start, end);
+            }
+        };
     }
 
     // Make old's content look like fresh's while keeping every node both have at the same
@@ -180,6 +212,7 @@
             // Whether the filter sidebar is the stock one, there exactly when the page has
             // filters (a project template may leave it out): only then does it come and go.
             this.stockSidebar = Boolean(config.hasFilters) === Boolean(document.getElementById("changelist-filter"));
+            this.filtersActive = config.hasActiveFilters; // ("Clear all filters" is shown)
             // Set while patching would drop rows the user has selected; cleared when they
             // clear their selection.
             this.holdingSelection = false;
@@ -188,6 +221,7 @@
             this.shownSent = null; // the shown pks last sent on the socket, joined
             document.addEventListener("input", (event) => this.noteEdit(event), true);
             document.addEventListener("change", (event) => this.noteEdit(event), true);
+            document.addEventListener("toggle", rememberFilters, true); // (toggle does not bubble)
             document.addEventListener("click", (event) => this.choosePopupRow(event));
             this.presence =
                 window.RealtimeAdminPresence && new window.RealtimeAdminPresence(config.texts);
@@ -389,13 +423,17 @@
 
         // Whether the new state needs markup the page does not have (or has no more): the
         // "Select all N" links exist only while the total differs from the page's row count,
-        // the filter sidebar only while some filter has choices to offer.
+        // the filter sidebar only while some filter has choices to offer, "Clear all filters"
+        // only while a filter in use is shown.
         changesShape(state) {
             const fresh = parse(state.fragments.actions).querySelector("div.actions span.question");
             const old = document.querySelector("#changelist-form div.actions span.question");
             const filters = Boolean((state.fragments.filters || "").trim());
             const sidebar = Boolean(document.getElementById("changelist-filter"));
-            return Boolean(fresh) !== Boolean(old) || (this.stockSidebar && filters !== sidebar);
+            return (
+                Boolean(fresh) !== Boolean(old) ||
+                (this.stockSidebar && (filters !== sidebar || state.filtersActive !== this.filtersActive))
+            );
         }
 
         // Patch the rows in place, inside the tbody actions.js listens to. Returns false, and
@@ -429,8 +467,11 @@
             const filters = document.getElementById("changelist-filter");
             if (filters && fragments.filters !== undefined) updateFilters(filters, fragments.filters);
             // actions.js recomputes its counter and select-all box on pageshow; while "all N
-            // selected" is chosen it would reset that, so leave it be.
-            if (!selectedAcross()) window.dispatchEvent(new Event("pageshow"));
+            // selected" is chosen it would reset that, so leave it be (and with the table gone,
+            // it would fail).
+            if (!selectedAcross() && document.getElementById("action-toggle")) {
+                window.dispatchEvent(new Event("pageshow"));
+            }
             return true;
         }
 
@@ -522,17 +563,12 @@
                 Array.from(checkboxes()).filter((box) => box.checked).map((box) => box.value),
             );
             const before = new Set(this.shownPks());
-            document.adoptNode(fresh);
-            // Keep the page's own filter sidebar (open and closed as the user left it), updated.
-            const filters = document.getElementById("changelist-filter");
-            const freshFilters = fresh.querySelector("#changelist-filter");
-            if (filters && freshFilters) {
-                updateFilters(filters, freshFilters.innerHTML);
-                freshFilters.replaceWith(filters);
-            } else if (freshFilters) {
-                freshFilters.querySelectorAll(FILTER).forEach(bindFilter);
-            }
-            document.getElementById("changelist").replaceWith(fresh);
+            const search = keepSearch();
+            // Each filter opens or stays closed as the user left it, as filters.js does at load.
+            fresh.querySelectorAll(FILTER).forEach(bindFilter);
+            document.getElementById("changelist").replaceWith(document.adoptNode(fresh));
+            search();
+            this.filtersActive = JSON.parse(config.textContent).hasActiveFilters;
             this.labelRows(pks);
             this.bodyRows().forEach((row) => {
                 this.prepareRow(row);
