@@ -428,7 +428,7 @@
         changesShape(state) {
             const fresh = parse(state.fragments.actions).querySelector("div.actions span.question");
             const old = document.querySelector("#changelist-form div.actions span.question");
-            const filters = Boolean((state.fragments.filters || "").trim());
+            const filters = Boolean(state.fragments.filters.trim());
             const sidebar = Boolean(document.getElementById("changelist-filter"));
             return (
                 Boolean(fresh) !== Boolean(old) ||
@@ -465,7 +465,7 @@
                 if (hidden) hidden.innerHTML = state.formset.hidden;
             }
             const filters = document.getElementById("changelist-filter");
-            if (filters && fragments.filters !== undefined) updateFilters(filters, fragments.filters);
+            if (filters) updateFilters(filters, fragments.filters);
             // actions.js recomputes its counter and select-all box on pageshow; while "all N
             // selected" is chosen it would reset that, so leave it be (and with the table gone,
             // it would fail).
