@@ -203,6 +203,23 @@ class LiveChangelistTests(ChangelistTestCase):
         assert "1 row changed elsewhere" in page.inner_text("#ra-stale-notice")
         assert page.input_value(city) == "Somewhere new"
         assert page.input_value("input[name=form-1-city]") == "Arlington"
+        assert "would overwrite" in page.inner_text("#ra-stale-notice")  # Grace has inputs here
+
+    def test_a_new_row_while_typing_is_not_said_to_be_overwritten(self):
+        grace = factories.customer("Grace Hopper", city="Arlington")
+        page = self.open_as(self.root, "/admin/shop/customer/")
+        self.assert_settled(page)
+        page.fill("input[name=form-0-city]", "Somewhere new")
+        self.writer("create", model="shop.customer", name="Zuse", city="Berlin")
+        notice = page.wait_for_selector("#ra-stale-notice")
+        assert "1 row changed elsewhere" in notice.inner_text()
+        assert "overwrite" not in notice.inner_text()  # saving here cannot touch the new row
+        assert page.query_selector("text=Zuse") is None
+        self.writer("update", model="shop.customer", pk=grace.pk, city="Washington")
+        page.wait_for_function(
+            "() => document.getElementById('ra-stale-notice').textContent.includes('2 rows')"
+        )
+        assert "Saving this page now would overwrite" in notice.inner_text()
 
     def test_a_failed_list_editable_save_is_never_patched(self):
         grace = factories.customer("Grace Hopper", city="Arlington")

@@ -622,6 +622,15 @@
             notice.querySelector("a").textContent = text;
         }
 
+        // Whether saving the page's list_editable forms could overwrite a change made
+        // elsewhere: only a row the page shows has inputs (a new row, or one on another
+        // page, is not saved from here), and after a failed refresh any row may have changed.
+        formsetMayOverwrite() {
+            if (!document.getElementById("id_form-TOTAL_FORMS")) return false;
+            const shown = new Set(this.shownPks());
+            return this.staleUnknown || [...this.stale].some((pk) => shown.has(pk));
+        }
+
         markStale(pks) {
             pks.forEach((pk) => this.stale.add(pk));
             const count = this.stale.size;
@@ -637,7 +646,7 @@
                       {count: count},
                       true,
                   );
-            if (this.editing && document.getElementById("id_form-TOTAL_FORMS")) {
+            if (this.editing && this.formsetMayOverwrite()) {
                 text += " " + gettext("Saving this page now would overwrite those changes.");
             } else if (this.holdingSelection) {
                 text += " " + gettext("The page waits while rows you selected would move off it.");
