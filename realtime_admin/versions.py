@@ -24,7 +24,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import display_for_value, flatten_fieldsets
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import models
+from django.db import connections, models, router, transaction
 from django.http import HttpRequest
 from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy, ngettext
@@ -272,13 +272,29 @@ def display(model_admin: admin.ModelAdmin, obj: models.Model, name: str) -> str:
     return str(display_for_value(value, empty))
 
 
+def lock_and_reread(obj: models.Model) -> None:
+    """Re-read ``obj`` with ``SELECT ... FOR UPDATE``, inside the transaction under way: a save
+    of it committed since the admin read it is seen, and later ones wait for this transaction
+    (the admin read it without a lock). Outside a transaction, on a database without row
+    locks (SQLite: its ``IMMEDIATE`` transactions serialize the saves instead), or when the
+    row has just been deleted, ``obj`` is left as read."""
+    using = obj._state.db or router.db_for_write(type(obj), instance=obj)
+    if transaction.get_autocommit(using) or not connections[using].features.has_select_for_update:
+        return
+    try:
+        obj.refresh_from_db(using=using, from_queryset=type(obj)._base_manager.select_for_update())
+    except type(obj).DoesNotExist:
+        pass
+
+
 class VersionedForm(forms.ModelForm):
     """Mixed into a change form's class when the POST carries the version the form was
     loaded with: saving over fields someone else changed since then is refused once, with
     the user's input kept; saving again (now with the new version) overwrites them.
 
-    The check compares what was read at the start of this request with what the user loaded,
-    inside the admin's transaction; it is a warning between humans, not a lock."""
+    The check compares the object as saved now with what the user loaded, inside the admin's
+    transaction, after locking the object's row until that transaction ends: on a database
+    with row locks no other save of it commits between the check and this save."""
 
     realtime_admin_model_admin: admin.ModelAdmin
     realtime_admin_request: HttpRequest
@@ -288,6 +304,9 @@ class VersionedForm(forms.ModelForm):
     )
 
     def __init__(self, *args, **kwargs) -> None:
+        instance = kwargs.get("instance")
+        if instance is not None and not instance._state.adding:
+            lock_and_reread(instance)  # before the form reads its initial values from it
         super().__init__(*args, **kwargs)
         # Read before cleaning copies the user's input onto the instance.
         self.realtime_admin_version = self.realtime_admin_inlines = None

@@ -3,9 +3,12 @@ else changed, and the check that a save does not overwrite their changes unasked
 
 import json
 import re
+import threading
+import time
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connections, transaction
 from shop.models import Order
 
 from realtime_admin.versions import VERSION_FIELD, decode
@@ -153,6 +156,41 @@ def test_saving_over_someone_elses_change_is_refused_once_keeping_the_input(root
     assert response.status_code == 302
     order.refresh_from_db()
     assert (order.status, str(order.amount)) == ("new", "99.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_committed_while_mine_is_checked_is_seen_not_overwritten(root_client):
+    """Someone else's save of the row is under way when mine is posted: the admin reads the
+    row before theirs commits, but the check waits for it (the row is locked on PostgreSQL;
+    SQLite's IMMEDIATE transactions, as tests/settings.py sets, wait at their start)."""
+    order = factories.order(status="new", amount="10.00")
+    version, _ = loaded(root_client, order)
+    theirs_written = threading.Event()
+
+    def someone_else():
+        try:
+            with transaction.atomic():
+                Order.objects.filter(pk=order.pk).update(status="shipped")
+                theirs_written.set()
+                time.sleep(1)  # meanwhile my save starts and reads the row
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=someone_else)
+    thread.start()
+    assert theirs_written.wait(10)
+    started = time.monotonic()
+    response = root_client.post(
+        f"{ORDERS}{order.pk}/change/", form_data(order, version, amount="99.00")
+    )
+    thread.join()
+    assert time.monotonic() - started > 0.5  # it did wait for their transaction
+    assert response.status_code == 200
+    assert (
+        "Someone else changed this order since you opened it: Status." in response.content.decode()
+    )
+    order.refresh_from_db()
+    assert (order.status, str(order.amount)) == ("shipped", "10.00")
 
 
 def test_a_save_on_the_current_version_or_without_one_is_the_stock_save(root_client):
