@@ -25,6 +25,10 @@ realtime_admin's page fetches its rows from Django (DESIGN: "notify, then fetch"
 that fetches its rows, with no Django, no daphne and a server that answers in about half a
 millisecond.
 
+Where realtime_admin's time goes is printed too, part by part: the changes frame arriving,
+then the page's refresh fetch (Chromium's Resource Timing: called, first byte, last byte),
+then the row in the DOM.
+
 Samples alternate between the three sides, ``--spacing`` seconds apart, so all see the same
 machine load; each side's samples are then more than 0.25 s apart, so none merges with the
 previous one (the server sends at most one changes frame per socket per 100 ms, a publishing
@@ -40,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,6 +71,13 @@ LAYERS = {"core": "demo.settings", "pubsub": "bench.settings_pubsub"}  # --layer
 LAYER_NOTE = {"core": "", "pubsub": " (pub/sub layer)"}
 FLOORS = {"floor": ("F", ""), "notify-then-fetch floor": ("G", "?fetch")}  # prefix, page query
 WARM_UP = 5
+PARTS = [  # commit -> screen, part by part (each sample's; the medians do not add up exactly)
+    "commit -> notice",
+    "notice -> fetch() called",
+    "fetch() -> first byte (Chromium sending, the server)",
+    "first -> last byte",
+    "last byte -> row in the DOM (the page)",
+]
 WRITER = """
 import json, sys, time
 from decimal import Decimal
@@ -86,9 +98,18 @@ new MutationObserver(() => {
     }
 }).observe(document.getElementById("changelist").parentNode, {childList: true, subtree: true});
 """
-# On the admin page: when the changes frame naming each pk arrives, before the row is fetched.
+# On the admin page: when the changes frame naming each pk arrives, before the row is fetched;
+# and the timing of each refresh fetch (sent, first byte, last byte), as epoch ms.
 NOTICED = """
 window.__noticed = {};
+window.__fetches = [];
+new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+        if (!entry.name.includes("__live__")) continue;
+        const times = [entry.startTime, entry.responseStart, entry.responseEnd];
+        window.__fetches.push(times.map((ms) => performance.timeOrigin + ms));
+    }
+}).observe({type: "resource"});
 window.realtimeAdmin.socket.socket.addEventListener("message", (event) => {
     const frame = JSON.parse(event.data);
     for (const change of frame.changes || []) {
@@ -152,6 +173,7 @@ class Side:
         self.name, self.trigger, self.page, self.prefix = name, trigger, page, prefix
         self.latencies: list[float] = []
         self.notices: list[float] = []  # commit -> the changes frame on the page
+        self.parts: list[tuple[float, ...]] = []  # the same sample's path, part by part
         self.count = 0
 
     def sample(self, keep: bool) -> None:
@@ -170,6 +192,11 @@ class Side:
             if "pk" in said:
                 noticed = self.page.evaluate("pk => window.__noticed[pk]", said["pk"])
                 self.notices.append(noticed - said["at"])
+                # The refresh this sample made: the last one, as samples are far apart.
+                sent, first, last = self.page.evaluate("() => window.__fetches.at(-1)")
+                self.parts.append(
+                    (noticed - said["at"], sent - noticed, first - sent, last - first, seen - last)
+                )
 
     def figures(self, values: list[float] | None = None) -> dict[str, float]:
         values = self.latencies if values is None else values
@@ -312,6 +339,11 @@ def measure(args, redis: str) -> int:
         f"the row is fetched over "
         f"HTTP), {args.samples} samples: p50 {notices['p50']:.1f} ms "
         f"({notices['p50'] / floor_figures['p50']:.1f}x the floor), p99 {notices['p99']:.1f} ms"
+    )
+    parts = [statistics.median(part) for part in zip(*sides[0].parts, strict=True)]
+    print(
+        "commit -> screen, medians of each part: "
+        + ", ".join(f"{name} {value:.1f} ms" for name, value in zip(PARTS, parts, strict=True))
     )
     print(
         f"notify-then-fetch floor, the floor plus the page fetching its row from the relay "
