@@ -293,6 +293,20 @@ class LiveChangelistTests(ChangelistTestCase):
         )
         assert page.console_errors == []
 
+    def test_a_focused_filter_link_keeps_the_focus_when_the_table_appears(self):
+        page = self.open_as(self.root, ORDERS + "?status__exact=new&_facets=True")
+        paid = 'details[data-filter-title="status"] a[href*="status__exact=paid"]'
+        page.focus(paid)  # a keyboard user, half way down the filters
+        page.evaluate("s => { document.querySelector(s).dataset.before = 'yes'; }", paid)
+        self.create("K-1")
+        self.wait_for_rows(page, ["K-1"])  # a whole fresh changelist region
+        focused = page.evaluate(
+            "() => [document.activeElement.getAttribute('href'), "
+            "document.activeElement.dataset.before || null]"
+        )
+        assert focused == [page.get_attribute(paid, "href"), None]  # the new link, focused
+        assert page.console_errors == []
+
     def test_an_empty_filtered_page_takes_changes_that_do_not_match_quietly(self):
         page = self.open_as(self.root, ORDERS + "?status__exact=cancelled")
         self.create("Q-1", status="new")  # not cancelled: stays off this page

@@ -135,6 +135,34 @@
         };
     }
 
+    // A selector for the same control in a fresh changelist region: by id, by name and value
+    // (a row's checkbox), or a link by its target within its filter (a facet count may change
+    // its text, never its link).
+    function focusSelector(element) {
+        if (element.id) return `#${CSS.escape(element.id)}`;
+        const attribute = (name) => `[${name}="${CSS.escape(element.getAttribute(name))}"]`;
+        const tag = element.localName;
+        if (element.name) return tag + attribute("name") + (element.value ? attribute("value") : "");
+        const filter = element.closest(FILTER);
+        const within = filter ? `details[data-filter-title="${CSS.escape(filter.dataset.filterTitle)}"] ` : "";
+        if (element.hasAttribute("href")) return within + tag + attribute("href");
+        if (tag === "summary" && filter) return within + "summary";
+        return null;
+    }
+
+    // The focused control of the changelist region, focused again once the region is replaced
+    // (the search box has keepSearch).
+    function keepFocus() {
+        const region = document.getElementById("changelist");
+        const focused = document.activeElement;
+        if (!focused || focused.id === "searchbar" || !region.contains(focused)) return () => {};
+        const selector = focusSelector(focused);
+        return () => {
+            const same = selector && document.getElementById("changelist").querySelector(selector);
+            if (same) same.focus();
+        };
+    }
+
     // Make old's content look like fresh's while keeping every node both have at the same
     // place, so that focus, hover and a click half done on a link survive a count changing.
     function morphChildren(old, fresh) {
@@ -564,10 +592,12 @@
             );
             const before = new Set(this.shownPks());
             const search = keepSearch();
+            const focus = keepFocus();
             // Each filter opens or stays closed as the user left it, as filters.js does at load.
             fresh.querySelectorAll(FILTER).forEach(bindFilter);
             document.getElementById("changelist").replaceWith(document.adoptNode(fresh));
             search();
+            focus();
             this.filtersActive = JSON.parse(config.textContent).hasActiveFilters;
             this.labelRows(pks);
             this.bodyRows().forEach((row) => {
