@@ -22,6 +22,8 @@ SECRET_KEY = "tests-only"
 ROOT_URLCONF = "tests.async_urls"
 DEBUG = False
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
+# A live server in another language (its pages' texts come from the French catalog).
+LANGUAGE_CODE = os.environ.get("RA_TEST_LANGUAGE_CODE", "en-us")
 
 from tests.services import ensure_redis  # noqa: E402  (finds or starts one; None if none)
 

@@ -82,6 +82,23 @@ class ChangeFormTests(ChangeFormCase):
         assert alice.query_selector("#ra-change-banner .ra-banner") is None
         alice.wait_for_function("() => !window.realtimeAdminForm.socket.isOpen")
 
+    def test_reload_on_a_page_a_refused_save_came_back_to_asks_first(self):
+        writer = OtherProcess()
+        self.addCleanup(writer.close)
+        alice = self.open_form(self.alice)
+        writer("update", pk=self.order.pk, amount="12.00")
+        alice.fill("#id_number", "A-1-MINE")
+        alice.click("input[name=_continue]")
+        alice.wait_for_selector(".errornote")  # refused: someone else changed the amount
+        alice.wait_for_function("() => window.realtimeAdminForm.socket.isOpen")
+        writer("update", pk=self.order.pk, amount="13.00")
+        alice.wait_for_selector("#ra-change-banner .ra-reload", state="visible")
+        dialogs = []
+        alice.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        alice.click("#ra-change-banner .ra-reload")
+        assert dialogs == ["Discard your unsaved changes and reload?"]
+        assert alice.input_value("#id_number") == "A-1-MINE"  # the input the save came back with
+
     def test_a_server_that_crashes_takes_its_users_away_within_seconds(self):
         second = self.another_server()
         alice = self.open_form(self.alice)
@@ -204,3 +221,16 @@ class PresenceAcrossARedisRestartTests(ChangeFormCase):
             if '"type": "presence"' in frame
         ]
         assert all("Bob Marley" in [user["name"] for user in users] for users in rosters), rosters
+
+
+class FrenchChangeFormTests(ChangeFormCase):
+    server_env = {"RA_TEST_LANGUAGE_CODE": "fr"}
+
+    def test_what_the_socket_says_is_in_the_pages_language(self):
+        writer = OtherProcess()
+        self.addCleanup(writer.close)
+        alice = self.open_form(self.alice)
+        Session.objects.all().delete()
+        writer("update", pk=self.order.pk, amount="12.00")  # the form asks what changed
+        notice = alice.wait_for_selector("#ra-change-banner .ra-notice .error")
+        assert "votre session a pris fin" in notice.inner_text()

@@ -23,7 +23,9 @@
             // The server's clock minus ours: "3 seconds ago" is right on a skewed client.
             this.skew = config.now ? config.now - Date.now() / 1000 : 0;
             this.form = document.querySelector("#content-main form");
-            this.dirty = false; // the user typed something not saved yet
+            // The user typed something not saved yet; a page that a save came back to with
+            // errors holds their input from the start.
+            this.dirty = Boolean(document.querySelector(".errornote"));
             this.submitting = false;
             this.checking = false;
             this.checkAgain = false;
@@ -56,7 +58,7 @@
                         pk: config.pk,
                         // When the form was read: the server tells us if we missed changes since.
                         since: again ? undefined : config.since,
-                    }, config.texts);
+                    });
                     // After a drop, or on a refused save's page (it may carry an older
                     // version than the object's): see for ourselves.
                     if (again || document.querySelector(".errornote")) this.check();
@@ -65,7 +67,7 @@
                 onMessage: (message) => this.onMessage(message),
                 onResume: () => this.check(),
                 onStop: (text) => this.say("error", text),
-            });
+            }, config.texts);
             setInterval(() => this.tick(), TICK_MS);
         }
 
