@@ -12,7 +12,7 @@ from django.utils.translation import gettext, gettext_noop
 TEXTS = [
     gettext_noop("just now"),
     gettext_noop("another process"),
-    gettext_noop("you, in another tab"),
+    gettext_noop("you (in another tab)"),
     gettext_noop("This %(name)s was changed by %(who)s %(when)s."),
     gettext_noop("This %(name)s was deleted by %(who)s %(when)s."),
     gettext_noop("This %(name)s was changed since you opened it."),
@@ -32,6 +32,7 @@ TEXTS = [
     ),
     gettext_noop("Live updates have stopped: you no longer have access to these rows."),
     gettext_noop("Saving this page now would overwrite those changes."),
+    gettext_noop("Saving this page now may overwrite changes made elsewhere."),
     gettext_noop("The page waits while rows you selected would move off it."),
     gettext_noop("This page may be out of date – reload to see the latest rows."),
     gettext_noop("%(done)s of %(total)s"),

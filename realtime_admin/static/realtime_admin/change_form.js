@@ -150,7 +150,7 @@
         who() {
             const names = [...this.authors].map(([key, by]) => {
                 if (key === PROCESS) return gettext("another process");
-                if (String(by.id) === String(this.config.user)) return gettext("you, in another tab");
+                if (String(by.id) === String(this.config.user)) return gettext("you (in another tab)");
                 return by.name;
             });
             if (!names.length) return null;

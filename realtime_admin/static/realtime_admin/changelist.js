@@ -677,7 +677,11 @@
                       true,
                   );
             if (this.editing && this.formsetMayOverwrite()) {
-                text += " " + gettext("Saving this page now would overwrite those changes.");
+                text +=
+                    " " +
+                    (this.staleUnknown
+                        ? gettext("Saving this page now may overwrite changes made elsewhere.")
+                        : gettext("Saving this page now would overwrite those changes."));
             } else if (this.holdingSelection) {
                 text += " " + gettext("The page waits while rows you selected would move off it.");
             }
