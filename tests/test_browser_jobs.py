@@ -2,6 +2,7 @@
 
 import time
 
+import django
 import pytest
 from django.contrib.sessions.models import Session
 
@@ -67,7 +68,9 @@ class BackgroundActionTests(LiveAdminTestCase):
         # A job frame arriving after the click (e.g. the answer to the page's own question
         # on connecting) does not bring it back.
         frames = len(page.frames_received)
-        page.evaluate("id => window.realtimeAdmin.send({type: 'job', id})", Job.objects.get().pk)
+        page.evaluate(
+            "id => window.realtimeAdmin.socket.send({type: 'job', id})", Job.objects.get().pk
+        )
         for _ in range(100):
             if len(page.frames_received) > frames:
                 break
@@ -152,8 +155,35 @@ class BackgroundActionTests(LiveAdminTestCase):
         alice = factories.staff("alice", "view_order", "change_order")
         other = self.open_as(alice, ORDERS)
         assert other.query_selector(".ra-job") is None
-        other.evaluate(f"window.realtimeAdmin.send({{type: 'job', id: {job.pk}}})")
+        other.evaluate(f"window.realtimeAdmin.socket.send({{type: 'job', id: {job.pk}}})")
         other.wait_for_timeout(500)
         frames = " ".join(other.frames_received)
         assert f"Cannot follow job {job.pk}" in frames
         assert "Recalculate" not in frames
+
+    @pytest.mark.skipif(django.VERSION < (6, 1), reason="change-form actions are new in Django 6.1")
+    def test_a_job_run_from_the_change_form_is_shown_on_that_form(self):
+        order = self.orders[0]
+        page = self.open_as(self.root, f"{ORDERS}{order.pk}/change/", live=False)
+        page.select_option("select[name='CHANGE_FORM-action']", "recalculate")
+        page.click("#order_form button[name=index]")  # back to the form, the job running
+        page.wait_for_selector(".messagelist .info")
+        page.wait_for_selector(".ra-jobs .messagelist .success", timeout=20000)
+        assert page.inner_text(".ra-jobs .success").startswith("Recalculated 1 order.")
+        # Above the change form, and the changelist does not list it as one of its own.
+        assert page.evaluate(
+            "() => Boolean(document.querySelector('.ra-jobs').compareDocumentPosition("
+            "document.getElementById('order_form')) & Node.DOCUMENT_POSITION_FOLLOWING)"
+        )
+        changelist = self.open_as(self.root, ORDERS)
+        assert changelist.query_selector(".ra-job") is None
+        page.reload()  # the result stays until dismissed
+        page.wait_for_selector(".ra-jobs .messagelist .success")
+        page.click(".ra-jobs .ra-job-dismiss")
+        page.wait_for_function("() => !document.querySelector('.ra-jobs .messagelist')")
+        for _ in range(40):
+            if Job.objects.get().dismissed_at:
+                break
+            time.sleep(0.05)
+        assert Job.objects.get().dismissed_at is not None
+        assert page.console_errors == []

@@ -1,5 +1,7 @@
 """Background actions: the job API, running, failing, cancelling, and who sees what."""
 
+import json
+import re
 import time
 from datetime import timedelta
 
@@ -458,3 +460,30 @@ def test_a_change_form_action_runs_on_its_object(admin_client, monkeypatch):
     execute(job.pk)
     job.refresh_from_db()
     assert (job.status, job.result) == ("succeeded", "CF-1")
+
+
+@pytest.mark.skipif(django.VERSION < (6, 1), reason="change-form actions are new in Django 6.1")
+def test_an_action_on_both_bars_is_recorded_where_it_ran_and_shown_there(admin_client):
+    # The demo offers "recalculate" on the changelist and on the change form.
+    order, other = factories.order(number="B-1"), factories.order(number="B-2")
+    admin_client.post(
+        f"{ORDERS}{order.pk}/change/",
+        {"CHANGE_FORM-action": "recalculate", "index": 0, "_selected_action": order.pk},
+    )
+    run_action(admin_client, "recalculate", [order.pk, other.pk])
+    from_form, from_list = Job.objects.order_by("pk")
+    assert (from_form.location, from_form.pks) == ("change_form", [str(order.pk)])
+    assert from_list.location == "changelist"
+    assert sorted(from_list.pks) == sorted([str(order.pk), str(other.pk)])
+
+    def jobs_on(path: str, config_id: str) -> list[int]:
+        html = admin_client.get(path).content.decode()
+        config = re.search(
+            rf'<script id="{config_id}" type="application/json">(.*?)</script>', html
+        )
+        return [job["id"] for job in json.loads(config.group(1))["jobs"]]
+
+    # Each page shows the jobs run from it: the form, those on its own object only.
+    assert jobs_on(f"{ORDERS}{order.pk}/change/", "realtime-admin-change-form") == [from_form.pk]
+    assert jobs_on(f"{ORDERS}{other.pk}/change/", "realtime-admin-change-form") == []
+    assert jobs_on(ORDERS, "realtime-admin-config") == [from_list.pk]

@@ -9,6 +9,13 @@ from realtime_admin import background_action
 
 from .models import Customer, OpenOrder, Order, Tag
 
+try:  # Django 6.1+: an action may also be offered on the change form
+    from django.contrib.admin.options import ActionLocation
+
+    ALSO_ON_THE_CHANGE_FORM = {"location": [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]}
+except ImportError:
+    ALSO_ON_THE_CHANGE_FORM = {}
+
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
@@ -43,7 +50,7 @@ class OrderAdmin(admin.ModelAdmin):
             shipped += 1
         self.message_user(request, f"{shipped} orders marked as shipped.", messages.SUCCESS)
 
-    @admin.action(description="Recalculate amounts (in the background)")
+    @admin.action(description="Recalculate amounts (in the background)", **ALSO_ON_THE_CHANGE_FORM)
     @background_action
     def recalculate(self, job, queryset):
         count = 0

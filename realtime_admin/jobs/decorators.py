@@ -11,6 +11,9 @@ from django.db import transaction
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+# The select of the change form's action bar (Django 6.1: the CHANGE_FORM action prefix).
+CHANGE_FORM_ACTION = "CHANGE_FORM-action"
+
 
 def background_action(function: Callable | None = None, *, description: str | None = None):
     """Turn an admin action into a background job. Put it under ``@admin.action``::
@@ -73,11 +76,17 @@ def background_action(function: Callable | None = None, *, description: str | No
 
 def action_name(modeladmin: Any, request: Any, action: Callable) -> tuple[str, str]:
     """The name this ModelAdmin gives ``action``, and where it was run from: found by identity
-    among its actions, as the POSTed name can come from the other action bar's select."""
-    for location, name, function in actions_of(modeladmin, request):
-        if function is action:
-            return name, location
-    raise LookupError(f"{action!r} is not an action of {modeladmin!r}")
+    among its actions, as the POSTed name can come from the other action bar's select. An
+    action offered in both places was run from the change form if its action bar posted."""
+    found = [
+        (name, location)
+        for location, name, function in actions_of(modeladmin, request)
+        if function is action
+    ]
+    if not found:
+        raise LookupError(f"{action!r} is not an action of {modeladmin!r}")
+    here = "change_form" if CHANGE_FORM_ACTION in getattr(request, "POST", {}) else "changelist"
+    return next((entry for entry in found if entry[1] == here), found[0])
 
 
 def actions_of(modeladmin: Any, request: Any):

@@ -43,36 +43,46 @@ def realtime_admin_config(context) -> str:
         "hasErrors": bool(formset and formset.errors),
         "hasFilters": bool(cl.has_filters),  # (a project template may leave the sidebar out)
         "hasActiveFilters": bool(cl.has_active_filters),
-        "jobs": _jobs_for(context.get("request"), cl),
+        "jobs": _jobs_for(context.get("request"), cl.model_admin),
         "jobsUrl": _jobs_url(site),
         "texts": page_texts(),
     }
     return json_script(config, "realtime-admin-config")
 
 
-def _jobs_for(request, cl) -> list[dict]:
-    """This user's background jobs on this changelist: running, or finished and not yet
-    dismissed (so a result that came while nobody watched is shown on the next visit)."""
+def _jobs_for(request, model_admin, obj=None) -> list[dict]:
+    """This user's background jobs on this changelist, or those run from this object's change
+    form: running, or finished and not yet dismissed (so a result that came while nobody
+    watched is shown on the next visit)."""
     from ..jobs.models import Job
 
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not _runs_jobs(cl.model_admin, request):
-        return []  # no queries: a changelist without background actions costs what it did
+    location = "changelist" if obj is None else "change_form"
+    if user is None or not user.is_authenticated or not _runs_jobs(model_admin, request, location):
+        return []  # no queries: a page without background actions costs what it did
     jobs = Job.objects.filter(
-        user=user, model=cl.opts.label_lower, site=cl.model_admin.admin_site.name
-    ).filter(dismissed_at__isnull=True)
+        user=user,
+        model=model_admin.opts.label_lower,
+        site=model_admin.admin_site.name,
+        location=location,
+        dismissed_at__isnull=True,
+    )
+    if obj is not None:
+        jobs = jobs.filter(pks=[str(obj.pk)])
     jobs.fail_stale()
     jobs = jobs[:5]
     return [job.state() for job in reversed(jobs)]
 
 
-def _runs_jobs(model_admin, request) -> bool:
-    """Whether any action of this ModelAdmin is a @background_action (jobs come from those)."""
+def _runs_jobs(model_admin, request, location: str) -> bool:
+    """Whether any action this ModelAdmin offers at ``location`` is a @background_action
+    (jobs come from those)."""
     from ..jobs.decorators import actions_of
 
     return any(
         hasattr(function, "background_job_function")
-        for _, _, function in actions_of(model_admin, request)
+        for where, _, function in actions_of(model_admin, request)
+        if where == location
     )
 
 
@@ -106,6 +116,8 @@ def realtime_admin_change_form_config(context) -> str:
         "user": user["id"] if user else None,
         "since": time.time() - RENDER_MARGIN,
         "now": time.time(),  # the server's clock, for "3 seconds ago" on a skewed client
+        "jobs": _jobs_for(request, model_admin, original),
+        "jobsUrl": _jobs_url(site),
         "texts": page_texts(),
     }
     return json_script(config, "realtime-admin-change-form")

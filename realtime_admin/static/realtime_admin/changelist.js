@@ -244,7 +244,6 @@
             // Set while patching would drop rows the user has selected; cleared when they
             // clear their selection.
             this.holdingSelection = false;
-            this.handlers = {}; // other page concerns (jobs.js) listening to the socket
             this.labelRows(config.pks);
             this.shownSent = null; // the shown pks last sent on the socket, joined
             document.addEventListener("input", (event) => this.noteEdit(event), true);
@@ -260,7 +259,6 @@
                     if (again) this.requestResync(); // we may have missed changes
                     if (again && this.presence) this.presence.hold(PRESENCE_HOLD_MS);
                     this.connectedBefore = true;
-                    this.emit("open");
                 },
                 onMessage: (message) => {
                     try {
@@ -272,25 +270,6 @@
                 onResume: () => this.requestResync(),
                 onStop: (text) => this.stop(text),
             }, config.texts);
-        }
-
-        // For jobs.js: hear socket frames of a type ("open" when the socket (re)connects).
-        on(type, handler) {
-            (this.handlers[type] = this.handlers[type] || []).push(handler);
-        }
-
-        send(frame) {
-            this.socket.send(frame);
-        }
-
-        emit(type, message) {
-            for (const handler of this.handlers[type] || []) {
-                try {
-                    handler(message);
-                } catch (error) {
-                    warnOnce(`${type} handler failed`, error);
-                }
-            }
         }
 
         get held() {
@@ -371,8 +350,6 @@
                 if (this.presence) this.presence.show(message.users);
             } else if (message.type === "error") {
                 warnOnce(message.message);
-            } else {
-                this.emit(message.type, message);
             }
         }
 

@@ -1,15 +1,17 @@
-/* realtime_admin: the panel of background jobs on a changelist.
+/* realtime_admin: the panel of background jobs on a changelist, or on a change form (the
+ * jobs of its actions, Django 6.1+).
  *
  * Each job the user started here shows a progress bar that moves as the job reports
- * (frames on the changelist's socket), a Cancel button, and at the end its final message in
+ * (frames on the page's socket), a Cancel button, and at the end its final message in
  * the admin's own message style, kept until dismissed. Job text is always set as text.
  */
 "use strict";
 {
-    // The changelist config's translations, by their English original (i18n.py).
+    // The live page: the changelist's (changelist.js) or the change form's (change_form.js).
+    const livePage = () => window.realtimeAdmin || window.realtimeAdminForm;
+    // The page config's translations, by their English original (i18n.py).
     const gettext = (text) =>
-        (window.realtimeAdmin?.config?.texts || {})[text] ||
-        (window.gettext ? window.gettext(text) : text);
+        (livePage()?.config?.texts || {})[text] || (window.gettext ? window.gettext(text) : text);
     const interpolate =
         window.interpolate ||
         ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => values[key]));
@@ -24,23 +26,22 @@
     }
 
     class JobPanel {
-        constructor(live, config) {
-            this.live = live;
+        // Shown just before ``place``: the changelist, or the change form's banner.
+        constructor(socket, config, place) {
+            this.socket = socket;
             this.url = config.jobsUrl;
             this.views = new Map();
             this.element = element("div", "ra-jobs");
-            const changelist = document.getElementById("changelist");
-            changelist.parentNode.insertBefore(this.element, changelist);
+            place.before(this.element);
             config.jobs.forEach((state) => this.show(state));
-            live.on("open", () => this.views.forEach((_, id) => live.send({type: "job", id: id})));
+            const follow = (id) => socket.send({type: "job", id: id});
+            socket.on("open", () => this.views.forEach((_, id) => follow(id)));
             // Frames only update jobs on show: one dismissed meanwhile stays dismissed.
-            live.on("job", (message) => this.views.has(message.job.id) && this.show(message.job));
-            this.views.forEach((_, id) => live.send({type: "job", id: id}));
+            socket.on("job", (message) => this.views.has(message.job.id) && this.show(message.job));
+            this.views.forEach((_, id) => follow(id));
             // Ask again now and then about running jobs: if a worker died, nothing else
             // would tell us, and the server marks such a job failed when asked.
-            setInterval(() => {
-                this.running.forEach((id) => live.send({type: "job", id: id}));
-            }, RECHECK_MS);
+            setInterval(() => this.running.forEach(follow), RECHECK_MS);
         }
 
         get running() {
@@ -162,7 +163,7 @@
                     headers: {"X-CSRFToken": token ? token.value : ""},
                 });
                 if (!response.ok) throw new Error(`${what} answered ${response.status}`);
-                return !this.live.socket.sentToLogin(response);
+                return !this.socket.sentToLogin(response);
             } catch (error) {
                 console.warn("realtime_admin:", error);
                 return false;
@@ -171,10 +172,11 @@
     }
 
     function start() {
-        const live = window.realtimeAdmin;
-        if (!live || !document.getElementById("changelist")) return;
+        const live = livePage();
+        const place = document.getElementById("changelist") || document.getElementById("ra-change-banner");
+        if (!live || !live.config.jobs || !place) return;
         try {
-            live.jobs = new JobPanel(live, live.config);
+            live.jobs = new JobPanel(live.socket, live.config, place);
         } catch (error) {
             console.warn("realtime_admin: the job panel is off for this page", error);
         }

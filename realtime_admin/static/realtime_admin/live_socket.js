@@ -7,7 +7,8 @@
  *   onMessage(frame)  a frame from the server
  *   onResume()        a hidden tab is visible again with the socket open: catch up
  *   onStop(text)      the server will not take this socket again: say so
- * and the page asks sentToLogin(response) of its own HTTP requests' answers.
+ * and the page asks sentToLogin(response) of its own HTTP requests' answers. Other concerns
+ * of the page (jobs.js) listen with on(type, handler): to frames of that type, and to "open".
  */
 "use strict";
 {
@@ -30,6 +31,7 @@
             this.retries = 0;
             this.connectedBefore = false;
             this.stopped = false;
+            this.listeners = {}; // type -> handlers (on)
             document.addEventListener("visibilitychange", () => this.onVisible());
             this.connect();
         }
@@ -40,6 +42,20 @@
 
         send(frame) {
             if (this.isOpen) this.socket.send(JSON.stringify(frame));
+        }
+
+        on(type, handler) {
+            (this.listeners[type] ||= []).push(handler);
+        }
+
+        tell(type, frame) {
+            for (const handler of this.listeners[type] || []) {
+                try {
+                    handler(frame);
+                } catch (error) {
+                    console.warn(`realtime_admin: a ${type} listener failed`, error);
+                }
+            }
         }
 
         connect() {
@@ -57,6 +73,7 @@
                 this.retries = 0;
                 this.showReconnecting(false);
                 this.page.onOpen(again);
+                this.tell("open");
             });
             socket.addEventListener("message", (event) => {
                 let frame;
@@ -67,6 +84,7 @@
                     return;
                 }
                 this.page.onMessage(frame);
+                this.tell(frame.type, frame);
             });
             socket.addEventListener("close", (event) => {
                 if (this.stopped) return;
