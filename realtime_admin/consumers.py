@@ -16,6 +16,8 @@ Frames to the browser::
     {"type": "resync", "model": "shop.order"}       # something was missed: re-fetch everything
     {"type": "job", "job": {"id": 12, "status": "running", "done": 3, "total": 40, ...}}
     {"type": "error", "message": "..."}             # a bad frame; the socket stays open
+    {"type": "layer", "up": false}                  # the server lost its channel layer (Redis):
+                                                    # changes may not reach the page until "up"
     {"type": "object", "model": "shop.order", "pk": "7", "op": "updated",
      "by": {"id": 3, "name": "Alice"} | null, "at": 1764064800.5}
                                                     # op null: something may have changed
@@ -520,6 +522,11 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         for label, pk in list(self.objects):
             if bus.group_name(label) == group:
                 await self.send_object_change(label, pk, None)
+
+    async def hub_layer(self, up: bool) -> None:
+        """The server lost (or got back) its channel layer: the page may be behind meanwhile
+        and says so; once it is back, the hub has the page catch up (hub_lost)."""
+        await self.send_json({"type": "layer", "up": up})
 
     async def hub_presence(self, place: str, users: list) -> None:
         """Who is in a place of this socket: told to the page without its own user."""

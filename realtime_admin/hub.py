@@ -47,6 +47,8 @@ class Member(Protocol):
 
     async def hub_presence(self, place: str, users: list[Actor]) -> None: ...
 
+    async def hub_layer(self, up: bool) -> None: ...
+
 
 class Hub:
     def __init__(self, layer) -> None:
@@ -62,6 +64,7 @@ class Hub:
         self.probe_token = 0
         self.marker_back = asyncio.Event()
         self.layer_failed = False  # a receive failed since the last heartbeat
+        self.layer_up = True  # as last told to the sockets (layer_state)
         self.tasks: list[asyncio.Task] = []
         self.starting = asyncio.Lock()
         self.probe_counter = itertools.count(1)
@@ -82,6 +85,8 @@ class Hub:
                         self.every_heartbeat(self.renew_presence, self.renew_failed)
                     ),
                 ]
+        if not self.layer_up:
+            await member.hub_layer(False)
         first = not self.members[group]
         self.members[group].add(member)
         if first:
@@ -234,6 +239,7 @@ class Hub:
                 # The next heartbeat re-joins them and has every page catch up.
                 logger.warning("realtime_admin: the channel layer failed a receive; retrying")
                 self.layer_failed = True
+                await self.layer_state(up=False)
                 await asyncio.sleep(RETRY_AFTER_ERROR)
                 continue
             try:
@@ -334,16 +340,30 @@ class Hub:
             try:
                 await step()
             except Exception:
-                failed()
+                await failed()
 
-    def check_failed(self) -> None:
+    async def check_failed(self) -> None:
         # e.g. Redis down, or our own channel full: assume events were lost.
         self.layer_failed = True
         logger.warning("realtime_admin: heartbeat failed; retrying", exc_info=True)
+        await self.layer_state(up=False)
 
     @staticmethod
-    def renew_failed() -> None:
+    async def renew_failed() -> None:
         logger.warning("realtime_admin: could not renew presence", exc_info=True)
+
+    async def layer_state(self, up: bool) -> None:
+        """Tell every socket when the layer stops working (a receive or a heartbeat failed)
+        and when it works again (a whole heartbeat went through): meanwhile their pages may
+        be behind, and say so."""
+        if up == self.layer_up:
+            return
+        self.layer_up = up
+        for member in {member for members in self.members.values() for member in members}:
+            try:
+                await member.hub_layer(up)
+            except Exception:
+                logger.exception("realtime_admin: a socket failed to take the layer's state")
 
     async def check(self) -> None:
         """Probe every group through the layer and wait for the marker behind the probes;
@@ -367,6 +387,7 @@ class Hub:
             if group in self.members and self.channel is not None:
                 await self.layer.group_add(group, self.channel)
         failed, self.layer_failed = self.layer_failed, False
+        await self.layer_state(up=True)
         for group in groups:
             if failed or group not in self.probes_back:
                 logger.info("realtime_admin: %s may have lost events; its pages resync", group)

@@ -73,6 +73,25 @@ class RedisRestartTests(FaultTestCase):
         self.wait_for_row(page, "R-3", timeout_ms=5000)
         self.assert_equals_a_reload(page)
 
+    def test_while_redis_is_down_the_page_says_so_and_then_catches_up(self):
+        self.create("D-1")
+        page = self.open_as(self.root, ORDERS)
+        self.wait_for_row(page, "D-1")
+        self.redis.stop()
+        try:
+            # The page's own socket is fine, but changes cannot reach it: it says so.
+            page.wait_for_selector("#ra-reconnecting", timeout=10000)
+            assert page.inner_text("#ra-reconnecting") == "Reconnecting…"
+            assert page.evaluate("window.realtimeAdmin.socket.isOpen")
+            self.create("D-2")  # its message cannot be sent now
+        finally:
+            back = time.monotonic()
+            assert self.redis.start(), "redis-server did not come back"
+        page.wait_for_selector("#ra-reconnecting", state="detached", timeout=15000)
+        self.wait_for_row(page, "D-2")
+        print(f"\nRedis started: badge gone, page right after {time.monotonic() - back:.1f} s")
+        self.assert_equals_a_reload(page)
+
 
 class ServerRestartTests(FaultTestCase):
     def test_a_killed_server_is_reconnected_to_and_the_page_catches_up(self):

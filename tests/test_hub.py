@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 from realtime_admin import bus
 from realtime_admin.consumers import FRAME_INTERVAL
 from realtime_admin.hub import hub_for
-from tests import factories
+from tests import factories, services
 from tests.test_consumer import connect, session_cookie, subscribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -174,6 +174,36 @@ async def test_an_emptied_redis_is_noticed_and_pages_resync(redis_layer, redis_u
         pass
     assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
     await communicator.disconnect()
+
+
+@pytest.mark.redis
+async def test_while_redis_is_down_the_page_is_told_and_then_catches_up(settings):
+    from tests.services import RedisServer
+
+    redis_server = RedisServer()
+    if not redis_server.start():
+        services.missing("redis-server")
+    try:
+        hosts = [{"address": redis_server.url, "socket_timeout": 10}]
+        layer = settings.REDIS_LAYERS["default"]
+        settings.CHANNEL_LAYERS = {
+            "default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": hosts}}
+        }
+        settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "HEARTBEAT_INTERVAL": 0.3}
+        communicator = await subscribed_socket()
+        redis_server.stop()
+        assert await communicator.receive_json_from(timeout=5) == {"type": "layer", "up": False}
+        assert await communicator.receive_nothing(timeout=1)  # told once, not every retry
+        assert redis_server.start()
+        assert await communicator.receive_json_from(timeout=10) == {"type": "layer", "up": True}
+        assert await communicator.receive_json_from(timeout=5) == RESYNC  # anything was missed
+        order = await make(factories.order)()
+        while (frame := await communicator.receive_json_from(timeout=5)) == RESYNC:
+            pass  # (the lost message's tail may come in too)
+        assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+        await communicator.disconnect()
+    finally:
+        redis_server.stop()
 
 
 async def test_after_a_loss_is_dealt_with_the_publishers_next_message_is_no_second_gap():

@@ -214,6 +214,8 @@ class Member:
     async def hub_presence(self, place: str, users: list) -> None:
         self.rosters[place].append(names(users))
 
+    async def hub_layer(self, up: bool) -> None: ...
+
     def sees(self, place: str = PLACE) -> list[str] | None:
         told = self.rosters.get(place)
         return told[-1] if told else None

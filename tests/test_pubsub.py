@@ -90,6 +90,8 @@ async def test_a_hub_whose_last_socket_leaves_while_it_handles_an_event_unsubscr
 
         async def hub_presence(self, place: str, users: list) -> None: ...
 
+        async def hub_layer(self, up: bool) -> None: ...
+
     await hub.join(group, LeavesOnItsFirstEvent())
     channel, listener = hub.channel, hub.tasks[0]
     client = redis.Redis.from_url(pubsub_on_private_redis.url)

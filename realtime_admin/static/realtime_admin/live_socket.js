@@ -1,6 +1,7 @@
 /* realtime_admin: the websocket of a live admin page (changelist.js, change_form.js).
  *
- * It reconnects with backoff and jitter, shows "Reconnecting…" when down for a moment,
+ * It reconnects with backoff and jitter, shows "Reconnecting…" when down for a moment (or
+ * while the server has lost its channel layer, as it says with a "layer" frame),
  * stops for good on the close codes after which retrying cannot help, and reconnects at once
  * when a hidden tab is shown again. The page it serves is told:
  *   onOpen(again)     the socket is open (again: after a drop, so changes may have been missed)
@@ -83,6 +84,7 @@
                     console.warn("realtime_admin: bad message", error);
                     return;
                 }
+                if (frame.type === "layer") this.showReconnecting(!frame.up);
                 this.page.onMessage(frame);
                 this.tell(frame.type, frame);
             });
