@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from .bus import publish_user_jobs
 from .jobs.models import Job
 
 
@@ -84,7 +85,10 @@ class JobAdmin(admin.ModelAdmin):
         job = self._job_for(request, job_id)
         if job.user_id != request.user.pk:  # the result is the starter's to put away
             raise PermissionDenied
-        Job.objects.filter(pk=job.pk, dismissed_at__isnull=True).update(dismissed_at=timezone.now())
+        if Job.objects.filter(pk=job.pk, dismissed_at__isnull=True).update(
+            dismissed_at=timezone.now()
+        ):
+            publish_user_jobs(job.user_id)  # its other tabs put it away too
         return JsonResponse({"id": job.pk, "dismissed": True})
 
     def changelist_view(self, request, extra_context=None):

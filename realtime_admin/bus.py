@@ -47,6 +47,7 @@ CREATED, UPDATED, DELETED = "created", "updated", "deleted"
 OPS = (CREATED, UPDATED, DELETED)
 EVENT_TYPE = "realtime_admin.changes"
 JOB_EVENT_TYPE = "realtime_admin.job"
+USER_JOBS_EVENT_TYPE = "realtime_admin.user_jobs"  # a user started or dismissed a job
 TAIL_EVENT_TYPE = "realtime_admin.tail"
 PROBE_EVENT_TYPE = "realtime_admin.probe"
 MARKER_EVENT_TYPE = "realtime_admin.marker"
@@ -192,6 +193,16 @@ def publish_job(job_id: int, state: dict) -> None:
     _deliver("job", (job_id, state))
 
 
+def user_jobs_group(user_id: int) -> str:
+    return f"{conf.get('GROUP_PREFIX')}.jobs.user.{user_id}"
+
+
+def publish_user_jobs(user_id: int) -> None:
+    """Tell a user's pages that their list of jobs changed (one started, or was dismissed),
+    so that their other tabs show it too."""
+    _deliver("user_jobs", user_id)
+
+
 def _deliver(kind: str, payload, spaced: bool = True) -> None:
     """Hand a message to the publisher thread, or, for the in-memory layer, send it on the
     loop that owns the layer's queues."""
@@ -245,6 +256,8 @@ async def _send_batch(items: list[tuple]) -> None:
             elif kind == "job":
                 job_id, state = payload
                 events.append(numbered(job_group(job_id), {"type": JOB_EVENT_TYPE, "job": state}))
+            elif kind == "user_jobs":
+                events.append(numbered(user_jobs_group(payload), {"type": USER_JOBS_EVENT_TYPE}))
             else:
                 events.extend(payload)
         listed: dict[int, dict] = {}  # a model's proxies share their rows: list them once

@@ -6,6 +6,8 @@ Frames from the browser::
      "since": 1764064800.5}                         # since: when the page was rendered
     {"type": "unsubscribe", "model": "shop.order"}
     {"type": "job", "id": 12}                       # follow a background job
+    {"type": "jobs", "model": "shop.order", "site": "admin", "pk": null | "7"}
+                                                    # this page's list of the user's jobs
     {"type": "object", "model": "shop.order", "site": "admin", "pk": "7", "since": ...}
                                                     # a change form: its object, and who is here
 
@@ -15,6 +17,7 @@ Frames to the browser::
     {"type": "changes", "model": "shop.order", "seq": 4, "changes": [{"pk": "7", "op": "updated"}]}
     {"type": "resync", "model": "shop.order"}       # something was missed: re-fetch everything
     {"type": "job", "job": {"id": 12, "status": "running", "done": 3, "total": 40, ...}}
+    {"type": "jobs", "jobs": [{"id": 12, ...}]}     # the list, now and whenever it changes
     {"type": "error", "message": "..."}             # a bad frame; the socket stays open
     {"type": "layer", "up": false}                  # the server lost its channel layer (Redis):
                                                     # changes may not reach the page until "up"
@@ -152,6 +155,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.subscriptions: dict[str, Subscription] = {}
         self.jobs: set[int] = set()
+        self.jobs_page: tuple[str, str, str | None] | None = None  # (label, site, pk) listed
         self.objects: dict[tuple[str, str], WatchedObject] = {}
         self.places: dict[str, tuple[str, str | None]] = {}  # presence place -> (label, pk)
         self.rosters: dict[str, list] = {}  # presence place -> users last told
@@ -206,6 +210,9 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         }
         groups = [bus.group_name(label) for label in labels]
         groups += [bus.job_group(job_id) for job_id in getattr(self, "jobs", ())]
+        if getattr(self, "jobs_page", None) is not None:
+            groups.append(bus.user_jobs_group(self.user.pk))
+        self.jobs_page = None
         places = list(getattr(self, "places", ()))
         self.subscriptions, self.jobs, self.outbox, self.objects, self.places = (
             {},
@@ -272,6 +279,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             "subscribe": self.subscribe,
             "unsubscribe": self.unsubscribe,
             "job": self.watch_job,
+            "jobs": self.list_jobs,
             "object": self.watch_object,
         }
         handler = handlers.get(frame_type) if isinstance(frame_type, str) else None
@@ -404,6 +412,26 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             await self.hub.join(bus.job_group(job_id), self)
         await self.send_job_state(job_id)
 
+    async def list_jobs(self, content: dict) -> None:
+        """Tell the page the user's jobs it lists (a changelist's, or those run from an
+        object's change form), now and each time one starts or is dismissed in another
+        tab. Only the user's own jobs: nothing anybody else did."""
+        label, site, pk = (content.get(key) for key in ("model", "site", "pk"))
+        if not (isinstance(label, str) and isinstance(site, str) and (pk is None or is_pk(pk))):
+            return await self.send_error("jobs needs a model, a site and a pk or null.")
+        first = self.jobs_page is None
+        self.jobs_page = (label, site, None if pk is None else str(pk))
+        if first:  # listen first, then read
+            await self.hub.join(bus.user_jobs_group(self.user.pk), self)
+        await self.send_jobs_list()
+
+    async def send_jobs_list(self) -> None:
+        from .jobs.models import Job
+
+        label, site, pk = self.jobs_page
+        jobs = await database_sync_to_async(Job.objects.shown_on)(self.user, label, site, pk)
+        await self.send_json({"type": "jobs", "jobs": jobs})
+
     def job_visible(self, job_id: int) -> bool:
         from .jobs.models import Job
 
@@ -510,6 +538,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             await self.forward_changes(event)
         elif event["type"] == bus.JOB_EVENT_TYPE and event["job"]["id"] in self.jobs:
             await self.send_json({"type": "job", "job": event["job"]})
+        elif event["type"] == bus.USER_JOBS_EVENT_TYPE and self.jobs_page is not None:
+            await self.send_jobs_list()
 
     async def hub_lost(self, group: str) -> None:
         """Events to ``group`` may have been lost: have the page catch up."""
@@ -519,6 +549,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         for job_id in self.jobs:
             if bus.job_group(job_id) == group:
                 await self.send_job_state(job_id)
+        if self.jobs_page is not None and group == bus.user_jobs_group(self.user.pk):
+            await self.send_jobs_list()
         for label, pk in list(self.objects):
             if bus.group_name(label) == group:
                 await self.send_object_change(label, pk, None)

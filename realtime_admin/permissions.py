@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.contrib import admin
 from django.contrib.admin.sites import all_sites
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, QueryDict
 
 
@@ -62,7 +63,18 @@ def narrows_rows(model_admin: admin.ModelAdmin, request: HttpRequest) -> bool:
 def visible_pks(
     model_admin: admin.ModelAdmin, request: HttpRequest, pks: Iterable[str]
 ) -> set[str]:
-    queryset = model_admin.get_queryset(request).filter(pk__in=list(pks))
+    """Which of ``pks`` (as a page claims them) the user's queryset has. A value that is no
+    pk of this model at all ("" for an integer pk) is simply not there, as ``get_object()``
+    has it."""
+    field = model_admin.model._meta.pk
+    valid = []
+    for pk in pks:
+        try:
+            field.to_python(pk)
+        except (ValidationError, ValueError, TypeError):
+            continue
+        valid.append(pk)
+    queryset = model_admin.get_queryset(request).filter(pk__in=valid)
     return {str(pk) for pk in queryset.values_list("pk", flat=True)}
 
 

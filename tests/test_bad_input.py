@@ -31,13 +31,17 @@ json_values = st.recursive(
 labels = st.sampled_from(["shop.order", "shop.customer", "auth.user", "realtime_admin.job", "x"])
 # Frames that look like ours, with every field possibly of the wrong kind.
 near_frames = st.fixed_dictionaries(
-    {"type": st.sampled_from(["subscribe", "unsubscribe", "job", "Subscribe", ""]) | json_values},
+    {
+        "type": st.sampled_from(["subscribe", "unsubscribe", "job", "jobs", "Subscribe", ""])
+        | json_values
+    },
     optional={
         "model": labels | json_values,
         "site": st.sampled_from(["admin", "vip", "nope"]) | json_values,
         "shown": st.lists(st.text(max_size=6) | st.integers(), max_size=6) | json_values,
         "since": st.floats() | json_values,
         "id": st.integers() | json_values,
+        "pk": st.text(max_size=6) | st.integers() | json_values,
     },
 )
 frames = st.one_of(  # as daphne hands them to the consumer
@@ -46,7 +50,7 @@ frames = st.one_of(  # as daphne hands them to the consumer
     st.text(max_size=40).map(lambda text: {"text": text}),
     st.binary(max_size=40).map(lambda data: {"bytes": data}),
 )
-ANSWERS = {"subscribed", "error", "resync", "job"}
+ANSWERS = {"subscribed", "changes", "error", "resync", "job", "jobs"}
 
 
 @FUZZ

@@ -161,6 +161,20 @@ class BackgroundActionTests(LiveAdminTestCase):
         assert f"Cannot follow job {job.pk}" in frames
         assert "Recalculate" not in frames
 
+    def test_the_users_other_tabs_show_the_job_and_put_it_away_together(self):
+        page = self.open_as(self.root, ORDERS)
+        other_tab = page.context.new_page()  # the same user's second tab, already open
+        other_tab.goto(self.live_server_url + ORDERS)
+        other_tab.wait_for_function("() => window.realtimeAdmin?.socket?.isOpen")
+        self.run_action(page, "recalculate", rows=2)
+        other_tab.wait_for_selector(".ra-jobs .ra-job", timeout=10000)  # started elsewhere
+        other_tab.wait_for_selector(".ra-jobs .messagelist .success", timeout=20000)
+        assert other_tab.inner_text(".ra-jobs .success").startswith("Recalculated 2 orders.")
+        page.wait_for_selector(".ra-jobs .messagelist .success", timeout=20000)
+        other_tab.click(".ra-jobs .ra-job-dismiss")
+        page.wait_for_function("() => !document.querySelector('.ra-jobs .ra-job')")
+        assert page.console_errors == [] and other_tab.query_selector(".ra-jobs .ra-job") is None
+
     @pytest.mark.skipif(django.VERSION < (6, 1), reason="change-form actions are new in Django 6.1")
     def test_a_job_run_from_the_change_form_is_shown_on_that_form(self):
         order = self.orders[0]

@@ -6,6 +6,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django.utils import timezone
 from shop.models import Order
 
 from realtime_admin import bus
@@ -302,15 +303,18 @@ async def test_rows_its_user_cannot_see_leave_the_page_as_if_deleted():
     alice = await make(factories.staff)("alice", "view_order")
     theirs = await make(factories.order)()
     communicator, _ = await connect(alice)
-    assert await subscribe(communicator, shown=[theirs.pk, "999999"]) == {
+    assert await subscribe(communicator, shown=[theirs.pk, "999999", "", "x"]) == {
         "type": "subscribed",
         "model": "shop.order",
     }
-    # The same answer for a row she may not see and one that does not exist: no oracle.
+    # The same answer for a row she may not see and one that does not exist, or could not
+    # (no integer): no oracle.
     frame = await communicator.receive_json_from()
     assert sorted(frame["changes"], key=lambda change: change["pk"]) == [
+        {"pk": "", "op": "deleted"},
         {"pk": str(theirs.pk), "op": "deleted"},
         {"pk": "999999", "op": "deleted"},
+        {"pk": "x", "op": "deleted"},
     ]
 
 
@@ -397,3 +401,41 @@ async def test_a_socket_whose_handler_failed_leaves_the_hub(monkeypatch):
     with pytest.raises(RuntimeError):
         await communicator.receive_output()
     assert not hub.members.get(bus.group_name("shop.order"))
+
+
+async def test_a_page_is_told_its_list_of_the_users_jobs_as_it_changes():
+    from realtime_admin.jobs.models import Job
+
+    owner = await make(factories.staff)("owner", "view_order")
+    other = await make(factories.staff)("other", "view_order")
+    communicator, _ = await connect(owner)
+    page = {"type": "jobs", "model": "shop.order", "site": "admin", "pk": None}
+    await communicator.send_json_to(page)
+    assert await communicator.receive_json_from() == {"type": "jobs", "jobs": []}
+    job = await job_for(owner)  # started in another tab
+    await make(bus.publish_user_jobs)(owner.pk)
+    frame = await communicator.receive_json_from()
+    assert [state["id"] for state in frame["jobs"]] == [job.pk]
+    await job_for(other)  # somebody else's: nothing
+    await make(bus.publish_user_jobs)(other.pk)
+    assert await communicator.receive_nothing(timeout=0.3)
+    await Job.objects.filter(pk=job.pk).aupdate(dismissed_at=timezone.now())  # in another tab
+    await make(bus.publish_user_jobs)(owner.pk)
+    assert await communicator.receive_json_from() == {"type": "jobs", "jobs": []}
+    # A change form lists the jobs run from it, on its object.
+    await Job.objects.filter(pk=job.pk).aupdate(
+        dismissed_at=None, location="change_form", pks=["7"]
+    )
+    await communicator.send_json_to({**page, "pk": "7"})
+    assert [state["id"] for state in (await communicator.receive_json_from())["jobs"]] == [job.pk]
+    await communicator.send_json_to({**page, "pk": "8"})
+    assert await communicator.receive_json_from() == {"type": "jobs", "jobs": []}
+
+
+@pytest.mark.parametrize(
+    "frame", [{}, {"model": "shop.order"}, {"model": 1, "site": "admin"}, {"site": "admin"}]
+)
+async def test_a_jobs_frame_needs_a_model_and_a_site(frame):
+    communicator, _ = await connect(await make(factories.superuser)())
+    await communicator.send_json_to({"type": "jobs", **frame})
+    assert (await communicator.receive_json_from())["type"] == "error"

@@ -17,7 +17,28 @@ def stale_after() -> timedelta:
     return timedelta(seconds=conf.get("JOB_STALE_AFTER"))
 
 
+# The most jobs a page lists (the newest): running, or finished and not yet dismissed.
+SHOWN_PER_PAGE = 5
+
+
 class JobQuerySet(models.QuerySet):
+    def shown_on(self, user, model: str, site: str, pk: str | None = None) -> list[dict]:
+        """The states of ``user``'s jobs that a page lists: a changelist's (``pk`` None) or
+        those run from the change form of object ``pk``. Running, or finished and not yet
+        dismissed, so that a result that came while nobody watched is shown on the next
+        visit; oldest first."""
+        jobs = self.filter(
+            user=user,
+            model=model,
+            site=site,
+            location="changelist" if pk is None else "change_form",
+            dismissed_at__isnull=True,
+        )
+        if pk is not None:
+            jobs = jobs.filter(pks=[pk])
+        jobs.fail_stale()
+        return [job.state() for job in reversed(jobs[:SHOWN_PER_PAGE])]
+
     def stale(self):
         return self.filter(
             status=Job.Status.RUNNING, heartbeat_at__lt=timezone.now() - stale_after()

@@ -50,28 +50,17 @@ def realtime_admin_config(context) -> str:
     return json_script(config, "realtime-admin-config")
 
 
-def _jobs_for(request, model_admin, obj=None) -> list[dict]:
+def _jobs_for(request, model_admin, obj=None) -> list[dict] | None:
     """This user's background jobs on this changelist, or those run from this object's change
-    form: running, or finished and not yet dismissed (so a result that came while nobody
-    watched is shown on the next visit)."""
+    form (Job.objects.shown_on); None where no background action can be run."""
     from ..jobs.models import Job
 
     user = getattr(request, "user", None)
     location = "changelist" if obj is None else "change_form"
     if user is None or not user.is_authenticated or not _runs_jobs(model_admin, request, location):
-        return []  # no queries: a page without background actions costs what it did
-    jobs = Job.objects.filter(
-        user=user,
-        model=model_admin.opts.label_lower,
-        site=model_admin.admin_site.name,
-        location=location,
-        dismissed_at__isnull=True,
-    )
-    if obj is not None:
-        jobs = jobs.filter(pks=[str(obj.pk)])
-    jobs.fail_stale()
-    jobs = jobs[:5]
-    return [job.state() for job in reversed(jobs)]
+        return None  # no queries: a page without background actions costs what it did
+    pk = None if obj is None else str(obj.pk)
+    return Job.objects.shown_on(user, model_admin.opts.label_lower, model_admin.admin_site.name, pk)
 
 
 def _runs_jobs(model_admin, request, location: str) -> bool:

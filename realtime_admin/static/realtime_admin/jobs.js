@@ -3,7 +3,9 @@
  *
  * Each job the user started here shows a progress bar that moves as the job reports
  * (frames on the page's socket), a Cancel button, and at the end its final message in
- * the admin's own message style, kept until dismissed. Job text is always set as text.
+ * the admin's own message style, kept until dismissed. The server also tells the page its
+ * list of jobs whenever one starts or is dismissed (in another tab, say), and the panel
+ * follows it. Job text is always set as text.
  */
 "use strict";
 {
@@ -31,17 +33,42 @@
             this.socket = socket;
             this.url = config.jobsUrl;
             this.views = new Map();
+            this.dismissed = new Set(); // here: a list sent before the server knew stays away
             this.element = element("div", "ra-jobs");
             place.before(this.element);
             config.jobs.forEach((state) => this.show(state));
             const follow = (id) => socket.send({type: "job", id: id});
-            socket.on("open", () => this.views.forEach((_, id) => follow(id)));
+            this.follow = follow;
+            const list = {type: "jobs", model: config.model, site: config.site, pk: config.pk ?? null};
+            const listen = () => {
+                socket.send(list);
+                this.views.forEach((_, id) => follow(id));
+            };
+            socket.on("open", listen);
             // Frames only update jobs on show: one dismissed meanwhile stays dismissed.
             socket.on("job", (message) => this.views.has(message.job.id) && this.show(message.job));
-            this.views.forEach((_, id) => follow(id));
+            socket.on("jobs", (message) => this.showList(message.jobs));
+            listen();
             // Ask again now and then about running jobs: if a worker died, nothing else
             // would tell us, and the server marks such a job failed when asked.
             setInterval(() => this.running.forEach(follow), RECHECK_MS);
+        }
+
+        // The jobs this page lists, as the server has them now: new ones (started in another
+        // tab) are shown and followed, those no longer listed (dismissed there) go.
+        showList(states) {
+            const listed = new Set(states.map((state) => state.id));
+            for (const state of states) {
+                if (this.dismissed.has(state.id)) continue;
+                const known = this.views.has(state.id);
+                this.show(state);
+                if (!known) this.follow(state.id);
+            }
+            this.views.forEach((view, id) => {
+                if (listed.has(id)) return;
+                view.remove();
+                this.views.delete(id);
+            });
         }
 
         get running() {
@@ -145,6 +172,7 @@
             dismiss.addEventListener("click", () => {
                 this.views.get(state.id).remove();
                 this.views.delete(state.id);
+                this.dismissed.add(state.id);
                 this.post(state.id, "dismiss");
             });
             item.append(dismiss);
