@@ -84,13 +84,19 @@ def check_redis_socket_timeout(app_configs, **kwargs) -> list:
         return []
     hosts = layer.get("CONFIG", {}).get("hosts", [("localhost", 6379)])
     for host in hosts:
-        timeout = host.get("socket_timeout", 5) if isinstance(host, dict) else 5
+        given = isinstance(host, dict) and "socket_timeout" in host
+        timeout = host["socket_timeout"] if given else 5
         if timeout is not None and timeout <= BLOCKING_POP_SECONDS:
+            which = (
+                f"a socket_timeout of {timeout} s"
+                if given
+                else "redis-py's default socket_timeout (5 s)"
+            )
             return [
                 Warning(
                     "With redis-py 8, channels_redis' websocket consumers crash with "
-                    "'Timeout reading from ...' every few seconds: redis-py's default "
-                    "socket_timeout (5 s) is no longer than the layer's blocking pop.",
+                    f"'Timeout reading from ...' every few seconds: {which} is no longer "
+                    "than the layer's blocking pop.",
                     hint='Give each host a longer timeout: {"address": "redis://...", '
                     '"socket_timeout": 10} (see channels_redis issue #422).',
                     id="realtime_admin.W002",
@@ -137,6 +143,45 @@ def _routes_to_consumer(app, wrappers: tuple = ()) -> list[tuple]:
     return chains
 
 
+def _asgi_application():
+    """The ASGI_APPLICATION object, or None (E003 covers an unset setting; a broken module
+    fails loudly elsewhere)."""
+    from django.utils.module_loading import import_string
+
+    try:
+        return import_string(settings.ASGI_APPLICATION)
+    except Exception:
+        return None
+
+
+@register(Tags.compatibility)
+def check_websocket_route(app_configs, **kwargs) -> list:
+    """Warn when ASGI_APPLICATION certainly serves no websocket (Django's own ASGI handler,
+    as the stock asgi.py makes, or a ProtocolTypeRouter without "websocket"): no admin page
+    could be live, and every one would keep retrying. Silent when it cannot tell."""
+    from channels.routing import ProtocolTypeRouter
+    from django.core.handlers.asgi import ASGIHandler
+
+    application = _asgi_application()
+    if not (
+        isinstance(application, ASGIHandler)
+        or (
+            isinstance(application, ProtocolTypeRouter)
+            and "websocket" not in application.application_mapping
+        )
+    ):
+        return []
+    return [
+        Warning(
+            f"ASGI_APPLICATION ({settings.ASGI_APPLICATION}) serves no websockets, so no "
+            "admin page is live.",
+            hint='Route realtime_admin.routing.websocket_urlpatterns under "websocket" in a '
+            "channels.routing.ProtocolTypeRouter (README, Install, step 3).",
+            id="realtime_admin.W005",
+        )
+    ]
+
+
 @register(Tags.security)
 def check_websocket_stack(app_configs, **kwargs) -> list:
     """Warn when realtime_admin's websocket route lacks Origin checking (cross-site
@@ -145,13 +190,11 @@ def check_websocket_stack(app_configs, **kwargs) -> list:
     routers and middleware."""
     from channels.auth import AuthMiddleware as ChannelsAuthMiddleware
     from channels.security.websocket import OriginValidator
-    from django.utils.module_loading import import_string
 
     from .auth import AuthMiddleware
 
-    try:
-        application = import_string(settings.ASGI_APPLICATION)
-    except Exception:  # E003 covers an unset setting; a broken module fails loudly elsewhere
+    application = _asgi_application()
+    if application is None:
         return []
     messages = []
     for chain in _routes_to_consumer(application):

@@ -90,7 +90,16 @@ class Hub:
         first = not self.members[group]
         self.members[group].add(member)
         if first:
-            await self.layer.group_add(group, self.channel)
+            try:
+                await self.layer.group_add(group, self.channel)
+            except Exception:
+                # e.g. Redis down (the server started without it): the socket stays, is told,
+                # and its group is joined by the next heartbeat that gets through, which then
+                # has its page catch up (complete_from is not set: nothing was heard yet).
+                logger.warning("realtime_admin: could not join %s; retrying", group)
+                self.layer_failed = True
+                await self.layer_state(up=False)
+                return
             self.complete_from[group] = time.time()
 
     def heard_everything_since(self, group: str, since: float) -> bool:

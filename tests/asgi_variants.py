@@ -12,6 +12,8 @@ routes = URLRouter(realtime_admin.routing.websocket_urlpatterns)
 without_origin_check = ProtocolTypeRouter(
     {"http": get_asgi_application(), "websocket": ChannelsAuthMiddlewareStack(routes)}
 )
+stock = get_asgi_application()  # what startproject's asgi.py makes: no websockets
+http_only = ProtocolTypeRouter({"http": get_asgi_application()})
 with_channels_auth = ProtocolTypeRouter(
     {"websocket": AllowedHostsOriginValidator(ChannelsAuthMiddlewareStack(routes))}
 )

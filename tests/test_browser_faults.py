@@ -1,6 +1,7 @@
 """Faults injected for real (Redis restarted, the server killed, messages dropped at
 capacity, rights revoked) and, after each, a page that equals a fresh reload."""
 
+import re
 import time
 
 import pytest
@@ -111,6 +112,27 @@ class ServerRestartTests(FaultTestCase):
         page.wait_for_selector("#ra-reconnecting", state="detached")
         assert "S-1" not in page.evaluate(f"() => {ROW_NUMBERS}")
         self.assert_equals_a_reload(page)
+
+
+class FailingRightAfterAcceptTests(FaultTestCase):
+    def test_a_socket_closed_right_after_it_opens_backs_off_and_says_reconnecting(self):
+        """A server that accepts the socket, then fails at once (its database or Redis
+        down): each attempt opens, so an open must not end the backoff."""
+        page = self.open_as(self.root, ORDERS)
+        attempts = []
+
+        def fail_at_once(socket):  # accepted, then a 1011 on the page's first frame
+            attempts.append(time.monotonic())
+            socket.on_message(lambda _: socket.close(code=1011))
+
+        page.route_web_socket(re.compile(r".*/ws/realtime-admin/.*"), fail_at_once)
+        page.reload()
+        page.wait_for_selector("#ra-reconnecting", timeout=15000)
+        first = attempts[0]
+        page.wait_for_timeout(max(0.0, 8.5 - (time.monotonic() - first)) * 1000)
+        # With the backoff growing: at most 6 in 8 s, whatever the jitter (ending it on each
+        # open, every 0.2-1.2 s: at least 7).
+        assert len([at for at in attempts if at - first < 8]) <= 6, attempts
 
 
 class ReconnectSpreadTests(FaultTestCase):

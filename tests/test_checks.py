@@ -9,6 +9,7 @@ from realtime_admin.checks import (
     check_installation,
     check_layer_for_deployment,
     check_redis_socket_timeout,
+    check_websocket_route,
     check_websocket_stack,
 )
 
@@ -106,3 +107,27 @@ def test_channels_auth_middleware_with_key_fallbacks():
 @override_settings(ASGI_APPLICATION="tests.asgi_variants.with_channels_auth")
 def test_channels_auth_middleware_without_fallbacks_is_fine():
     assert check_websocket_stack(None) == []
+
+
+@pytest.mark.parametrize(
+    "application, warned",
+    [("demo.asgi.application", False), ("tests.asgi_variants.stock", True)]
+    + [("tests.asgi_variants.http_only", True), ("tests.asgi_variants.with_channels_auth", False)],
+)
+def test_an_asgi_application_that_serves_no_websocket(settings, application, warned):
+    settings.ASGI_APPLICATION = application
+    messages = check_websocket_route(None)
+    assert ids(messages) == (["realtime_admin.W005"] if warned else [])
+    if warned:
+        assert f"ASGI_APPLICATION ({application}) serves no websockets" in messages[0].msg
+
+
+def test_the_socket_timeout_warning_names_the_timeout_it_found(settings, monkeypatch):
+    monkeypatch.setattr("realtime_admin.checks._redis_py_major", lambda: 8)
+    layer = "channels_redis.core.RedisChannelLayer"
+    for hosts, said in (
+        ([{"address": "redis://x", "socket_timeout": 3}], "a socket_timeout of 3 s"),
+        (["redis://x"], "redis-py's default socket_timeout (5 s)"),
+    ):
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": layer, "CONFIG": {"hosts": hosts}}}
+        assert said in check_redis_socket_timeout(None)[0].msg

@@ -194,14 +194,31 @@ async def test_while_redis_is_down_the_page_is_told_and_then_catches_up(settings
         redis_server.stop()
         assert await communicator.receive_json_from(timeout=5) == {"type": "layer", "up": False}
         assert await communicator.receive_nothing(timeout=1)  # told once, not every retry
+        # A page that opens meanwhile, on a model whose group this process has not joined:
+        # its socket stays, and is told too.
+        late, _ = await connect(await make(factories.superuser)(next(usernames)))
+        await late.send_json_to({"type": "subscribe", "model": "shop.customer"})
+        told = [await late.receive_json_from(timeout=5) for _ in range(2)]
+        assert {"type": "layer", "up": False} in told
+        assert {"type": "subscribed", "model": "shop.customer"} in told
         assert redis_server.start()
-        assert await communicator.receive_json_from(timeout=10) == {"type": "layer", "up": True}
-        assert await communicator.receive_json_from(timeout=5) == RESYNC  # anything was missed
+        for socket, resync in (
+            (communicator, RESYNC),
+            (late, {**RESYNC, "model": "shop.customer"}),
+        ):
+            assert await socket.receive_json_from(timeout=10) == {"type": "layer", "up": True}
+            assert await socket.receive_json_from(timeout=5) == resync  # anything was missed
         order = await make(factories.order)()
         while (frame := await communicator.receive_json_from(timeout=5)) == RESYNC:
             pass  # (the lost message's tail may come in too)
         assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
+        customer = await make(factories.customer)("Zed")  # the late one's group was joined
+        told = {"pk": str(customer.pk), "op": "created"}
+        # (Before it: a resync, and the customer that factories.order created.)
+        while told not in (await late.receive_json_from(timeout=5)).get("changes", []):
+            pass
         await communicator.disconnect()
+        await late.disconnect()
     finally:
         redis_server.stop()
 

@@ -37,12 +37,10 @@
             this.element = element("div", "ra-jobs");
             place.before(this.element);
             config.jobs.forEach((state) => this.show(state));
-            const follow = (id) => socket.send({type: "job", id: id});
-            this.follow = follow;
             const list = {type: "jobs", model: config.model, site: config.site, pk: config.pk ?? null};
             const listen = () => {
                 socket.send(list);
-                this.views.forEach((_, id) => follow(id));
+                this.views.forEach((_, id) => this.follow(id));
             };
             socket.on("open", listen);
             // Frames only update jobs on show: one dismissed meanwhile stays dismissed.
@@ -51,7 +49,11 @@
             listen();
             // Ask again now and then about running jobs: if a worker died, nothing else
             // would tell us, and the server marks such a job failed when asked.
-            setInterval(() => this.running.forEach(follow), RECHECK_MS);
+            setInterval(() => this.running.forEach((id) => this.follow(id)), RECHECK_MS);
+        }
+
+        follow(id) {
+            this.socket.send({type: "job", id: id});
         }
 
         // The jobs this page lists, as the server has them now: new ones (started in another

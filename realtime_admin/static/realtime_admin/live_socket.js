@@ -21,6 +21,9 @@
     };
     const RECONNECTING_AFTER_MS = 1500; // a quick reconnect shows nothing
     const MAX_RETRY_MS = 30000;
+    // Only a connection that stays up this long ends the backoff: a server that accepts and
+    // then fails at once (its database down, say) is retried less and less often.
+    const STABLE_AFTER_MS = 5000;
 
     class LiveSocket {
         // texts: the page config's translations, by their English original (i18n.py).
@@ -71,7 +74,7 @@
             socket.addEventListener("open", () => {
                 const again = this.connectedBefore;
                 this.connectedBefore = true;
-                this.retries = 0;
+                this.stableTimer = setTimeout(() => (this.retries = 0), STABLE_AFTER_MS);
                 this.showReconnecting(false);
                 this.page.onOpen(again);
                 this.tell("open");
@@ -89,6 +92,7 @@
                 this.tell(frame.type, frame);
             });
             socket.addEventListener("close", (event) => {
+                clearTimeout(this.stableTimer);
                 if (this.stopped) return;
                 if (STOPPED[event.code]) return this.stop(this.gettext(STOPPED[event.code]));
                 // Exponential backoff with full jitter: the tabs of a restarted server come
