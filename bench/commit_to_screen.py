@@ -25,9 +25,9 @@ realtime_admin's page fetches its rows from Django (DESIGN: "notify, then fetch"
 that fetches its rows, with no Django, no daphne and a server that answers in about half a
 millisecond.
 
-Where realtime_admin's time goes is printed too, part by part: the changes frame arriving,
-then the page's refresh fetch (Chromium's Resource Timing: called, first byte, last byte),
-then the row in the DOM.
+Where realtime_admin's time goes is printed too, part by part: until the page calls its
+refresh fetch (the changes frame arriving, the page's handler), then the fetch (Chromium's
+Resource Timing: first byte, last byte), then the row in the DOM.
 
 Samples alternate between the three sides, ``--spacing`` seconds apart, so all see the same
 machine load; each side's samples are then more than 0.25 s apart, so none merges with the
@@ -72,8 +72,7 @@ LAYER_NOTE = {"core": "", "pubsub": " (pub/sub layer)"}
 FLOORS = {"floor": ("F", ""), "notify-then-fetch floor": ("G", "?fetch")}  # prefix, page query
 WARM_UP = 5
 PARTS = [  # commit -> screen, part by part (each sample's; the medians do not add up exactly)
-    "commit -> notice",
-    "notice -> fetch() called",
+    "commit -> refresh fetch() called (the changes frame in, the page's handler run)",
     "fetch() -> first byte (Chromium sending, the server)",
     "first -> last byte",
     "last byte -> row in the DOM (the page)",
@@ -89,31 +88,33 @@ for line in sys.stdin:
     print(json.dumps({"number": number, "at": time.time() * 1000, "pk": str(order.pk)}),
           flush=True)
 """
-# The same observer on both pages: when each row's link first appears, by its text.
+# The same observer on both pages: when each row's link first appears, by its text. Each
+# time is [epoch ms, performance.now()]: the first against the other process's clock, the
+# second against Resource Timing's (the two clocks differ by a fraction of a millisecond).
 SEEN = """
+window.__now = () => [Date.now(), performance.now()];
 window.__seen = {};
 new MutationObserver(() => {
     for (const link of document.querySelectorAll("#result_list tbody th a")) {
-        if (!(link.textContent in window.__seen)) window.__seen[link.textContent] = Date.now();
+        if (!(link.textContent in window.__seen)) window.__seen[link.textContent] = __now();
     }
 }).observe(document.getElementById("changelist").parentNode, {childList: true, subtree: true});
 """
 # On the admin page: when the changes frame naming each pk arrives, before the row is fetched;
-# and the timing of each refresh fetch (sent, first byte, last byte), as epoch ms.
+# and the timing of each refresh fetch (called, first byte, last byte; performance.now()).
 NOTICED = """
 window.__noticed = {};
 window.__fetches = [];
 new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
         if (!entry.name.includes("__live__")) continue;
-        const times = [entry.startTime, entry.responseStart, entry.responseEnd];
-        window.__fetches.push(times.map((ms) => performance.timeOrigin + ms));
+        window.__fetches.push([entry.startTime, entry.responseStart, entry.responseEnd]);
     }
 }).observe({type: "resource"});
 window.realtimeAdmin.socket.socket.addEventListener("message", (event) => {
     const frame = JSON.parse(event.data);
     for (const change of frame.changes || []) {
-        if (!(change.pk in window.__noticed)) window.__noticed[change.pk] = Date.now();
+        if (!(change.pk in window.__noticed)) window.__noticed[change.pk] = __now();
     }
 });
 """
@@ -179,6 +180,7 @@ class Side:
     def sample(self, keep: bool) -> None:
         number = f"{self.prefix}-{self.count:04d}"
         self.count += 1
+        fetches_before = self.page.evaluate("() => window.__fetches?.length")  # (admin page)
         self.trigger.stdin.write(number + "\n")
         self.trigger.stdin.flush()
         line = self.trigger.stdout.readline()
@@ -186,17 +188,21 @@ class Side:
             raise RuntimeError(f"{self.name}: the trigger process ended")
         said = json.loads(line)
         self.page.wait_for_function("n => n in window.__seen", arg=number, timeout=10000)
-        seen = self.page.evaluate("n => window.__seen[n]", number)
+        seen, seen_mono = self.page.evaluate("n => window.__seen[n]", number)
         if keep:
             self.latencies.append(seen - said["at"])
             if "pk" in said:
-                noticed = self.page.evaluate("pk => window.__noticed[pk]", said["pk"])
+                noticed, noticed_mono = self.page.evaluate("pk => window.__noticed[pk]", said["pk"])
                 self.notices.append(noticed - said["at"])
-                # The refresh this sample made: the last one, as samples are far apart.
-                sent, first, last = self.page.evaluate("() => window.__fetches.at(-1)")
-                self.parts.append(
-                    (noticed - said["at"], sent - noticed, first - sent, last - first, seen - last)
-                )
+                # The refresh this sample made: the first since it was triggered (the
+                # observer may report it a moment after the row is in).
+                fetch = "n => window.__fetches[n]"
+                self.page.wait_for_function(fetch, arg=fetches_before, timeout=10000)
+                sent, first, last = self.page.evaluate(fetch, fetches_before)
+                # (The page's own handler runs before the bench's listener that stamps the
+                # notice, and calls fetch(): the call is timed from the notice, clock to clock.)
+                called = noticed - said["at"] + (sent - noticed_mono)
+                self.parts.append((called, first - sent, last - first, seen_mono - last))
 
     def figures(self, values: list[float] | None = None) -> dict[str, float]:
         values = self.latencies if values is None else values

@@ -1,5 +1,9 @@
+import functools
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import router
+from django.db.transaction import on_commit
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -88,7 +92,9 @@ class JobAdmin(admin.ModelAdmin):
         if Job.objects.filter(pk=job.pk, dismissed_at__isnull=True).update(
             dismissed_at=timezone.now()
         ):
-            publish_user_jobs(job.user_id)  # its other tabs put it away too
+            # Its other tabs put it away too, once they can read that (ATOMIC_REQUESTS).
+            tell = functools.partial(publish_user_jobs, job.user_id)
+            on_commit(tell, using=router.db_for_write(Job))
         return JsonResponse({"id": job.pk, "dismissed": True})
 
     def changelist_view(self, request, extra_context=None):

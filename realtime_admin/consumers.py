@@ -155,7 +155,9 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.subscriptions: dict[str, Subscription] = {}
         self.jobs: set[int] = set()
-        self.jobs_page: tuple[str, str, str | None] | None = None  # (label, site, pk) listed
+        # The job list this page follows: (user id, label, site, pk), the user as they were
+        # then (self.user is read again on every check).
+        self.jobs_page: tuple[int, str, str, str | None] | None = None
         self.objects: dict[tuple[str, str], WatchedObject] = {}
         self.places: dict[str, tuple[str, str | None]] = {}  # presence place -> (label, pk)
         self.rosters: dict[str, list] = {}  # presence place -> users last told
@@ -211,7 +213,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         groups = [bus.group_name(label) for label in labels]
         groups += [bus.job_group(job_id) for job_id in getattr(self, "jobs", ())]
         if getattr(self, "jobs_page", None) is not None:
-            groups.append(bus.user_jobs_group(self.user.pk))
+            groups.append(bus.user_jobs_group(self.jobs_page[0]))
         self.jobs_page = None
         places = list(getattr(self, "places", ()))
         self.subscriptions, self.jobs, self.outbox, self.objects, self.places = (
@@ -420,16 +422,16 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         if not (isinstance(label, str) and isinstance(site, str) and (pk is None or is_pk(pk))):
             return await self.send_error("jobs needs a model, a site and a pk or null.")
         first = self.jobs_page is None
-        self.jobs_page = (label, site, None if pk is None else str(pk))
+        user_id = self.user.pk if first else self.jobs_page[0]
+        self.jobs_page = (user_id, label, site, None if pk is None else str(pk))
         if first:  # listen first, then read
-            await self.hub.join(bus.user_jobs_group(self.user.pk), self)
+            await self.hub.join(bus.user_jobs_group(user_id), self)
         await self.send_jobs_list()
 
     async def send_jobs_list(self) -> None:
         from .jobs.models import Job
 
-        label, site, pk = self.jobs_page
-        jobs = await database_sync_to_async(Job.objects.shown_on)(self.user, label, site, pk)
+        jobs = await database_sync_to_async(Job.objects.shown_on)(*self.jobs_page)
         await self.send_json({"type": "jobs", "jobs": jobs})
 
     def job_visible(self, job_id: int) -> bool:
@@ -449,7 +451,18 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
 
         job = await database_sync_to_async(state)()
         if job is not None:
-            await self.send_json({"type": "job", "job": job})
+            await self.send_job(job)
+
+    async def send_job(self, job: dict) -> None:
+        """A followed job's state; once it is finished nothing more comes of it, so the
+        socket stops following it (a tab left open does not collect the jobs its user
+        runs elsewhere)."""
+        from .jobs.models import Job
+
+        await self.send_json({"type": "job", "job": job})
+        if job["status"] in Job.FINISHED and job["id"] in self.jobs:
+            self.jobs.discard(job["id"])
+            await self.hub.leave(bus.job_group(job["id"]), self)
 
     def authorize(
         self, label: str, site_name: str, claimed: list[str]
@@ -537,7 +550,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
                 await self.forward_object_changes(event)
             await self.forward_changes(event)
         elif event["type"] == bus.JOB_EVENT_TYPE and event["job"]["id"] in self.jobs:
-            await self.send_json({"type": "job", "job": event["job"]})
+            await self.send_job(event["job"])
         elif event["type"] == bus.USER_JOBS_EVENT_TYPE and self.jobs_page is not None:
             await self.send_jobs_list()
 
@@ -546,10 +559,10 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         for label in self.subscriptions:
             if bus.group_name(label) == group:
                 await self.send_json({"type": "resync", "model": label})
-        for job_id in self.jobs:
+        for job_id in list(self.jobs):  # (a finished one is let go of on the way)
             if bus.job_group(job_id) == group:
                 await self.send_job_state(job_id)
-        if self.jobs_page is not None and group == bus.user_jobs_group(self.user.pk):
+        if self.jobs_page is not None and group == bus.user_jobs_group(self.jobs_page[0]):
             await self.send_jobs_list()
         for label, pk in list(self.objects):
             if bus.group_name(label) == group:

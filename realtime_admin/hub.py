@@ -85,10 +85,10 @@ class Hub:
                         self.every_heartbeat(self.renew_presence, self.renew_failed)
                     ),
                 ]
+        first = not self.members[group]
+        self.members[group].add(member)  # (before telling it: a layer_state meanwhile finds it)
         if not self.layer_up:
             await member.hub_layer(False)
-        first = not self.members[group]
-        self.members[group].add(member)
         if first:
             try:
                 await self.layer.group_add(group, self.channel)
@@ -370,7 +370,8 @@ class Hub:
         self.layer_up = up
         for member in {member for members in self.members.values() for member in members}:
             try:
-                await member.hub_layer(up)
+                # The state now, not ``up``: another call may have changed it during a send.
+                await member.hub_layer(self.layer_up)
             except Exception:
                 logger.exception("realtime_admin: a socket failed to take the layer's state")
 

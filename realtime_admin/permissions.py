@@ -64,13 +64,13 @@ def visible_pks(
     model_admin: admin.ModelAdmin, request: HttpRequest, pks: Iterable[str]
 ) -> set[str]:
     """Which of ``pks`` (as a page claims them) the user's queryset has. A value that is no
-    pk of this model at all ("" for an integer pk) is simply not there, as ``get_object()``
-    has it."""
+    pk of this model at all ("" for an integer pk, or one out of the column's range) is
+    simply not there, as ``get_object()`` has it."""
     field = model_admin.model._meta.pk
     valid = []
     for pk in pks:
         try:
-            field.to_python(pk)
+            field.run_validators(field.to_python(pk))
         except (ValidationError, ValueError, TypeError):
             continue
         valid.append(pk)

@@ -273,16 +273,20 @@ def display(model_admin: admin.ModelAdmin, obj: models.Model, name: str) -> str:
 
 
 def lock_and_reread(obj: models.Model) -> None:
-    """Re-read ``obj`` with ``SELECT ... FOR UPDATE``, inside the transaction under way: a save
-    of it committed since the admin read it is seen, and later ones wait for this transaction
-    (the admin read it without a lock). Outside a transaction, on a database without row
-    locks (SQLite: its ``IMMEDIATE`` transactions serialize the saves instead), or when the
-    row has just been deleted, ``obj`` is left as read."""
-    using = obj._state.db or router.db_for_write(type(obj), instance=obj)
-    if transaction.get_autocommit(using) or not connections[using].features.has_select_for_update:
+    """Re-read ``obj`` from the database the save goes to (the admin's transaction is on it,
+    and it may have read from a replica) with ``SELECT ... FOR [NO KEY] UPDATE``: a save of
+    it committed since the admin read it is seen, and later ones wait for this transaction.
+    NO KEY, where the database has it (PostgreSQL), is the lock an UPDATE takes anyway, so
+    rows that refer to this one can still be written meanwhile. Outside a transaction, on a
+    database without row locks (SQLite: its ``IMMEDIATE`` transactions serialize the saves
+    instead), or when the row has just been deleted, ``obj`` is left as read."""
+    using = router.db_for_write(type(obj), instance=obj)
+    features = connections[using].features
+    if transaction.get_autocommit(using) or not features.has_select_for_update:
         return
+    locked = type(obj)._base_manager.select_for_update(no_key=features.has_select_for_no_key_update)
     try:
-        obj.refresh_from_db(using=using, from_queryset=type(obj)._base_manager.select_for_update())
+        obj.refresh_from_db(using=using, from_queryset=locked)
     except type(obj).DoesNotExist:
         pass
 

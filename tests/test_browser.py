@@ -232,6 +232,37 @@ class LiveChangelistTests(ChangelistTestCase):
             "Saving this page now may overwrite changes made elsewhere."
         )
 
+    def test_a_failed_save_whose_rows_cannot_be_told_apart_warns_it_may_overwrite(self):
+        grace = factories.customer("Grace Hopper", city="Arlington")
+        page = self.open_as(self.root, "/admin/shop/customer/")
+
+        # The page as a failed save renders it: a form's non-field error is a row of its own
+        # above the form's row (set up while the page parses, before the live script starts).
+        page.add_init_script("""
+            new MutationObserver((_, observer) => {
+                const body = document.querySelector("#result_list tbody");
+                const config = document.getElementById("realtime-admin-config");
+                if (!body || !config) return;
+                observer.disconnect();
+                body.insertAdjacentHTML("afterbegin", '<tr><td colspan="4">'
+                    + '<ul class="errorlist nonfield"><li>No.</li></ul></td></tr>');
+                config.textContent = config.textContent.replace(
+                    '"hasErrors": false', '"hasErrors": true');
+            }).observe(document, {childList: true, subtree: true});
+        """)
+        page.reload()
+        page.wait_for_selector("#result_list .errorlist")
+        page.wait_for_function("() => window.realtimeAdmin?.socket?.isOpen")
+        page.wait_for_timeout(500)  # past any catch-up on connecting, which is held too
+        page.evaluate("window.realtimeAdmin.clearStale()")
+        self.writer("update", model="shop.customer", pk=grace.pk, city="Washington")
+        page.wait_for_function(
+            "() => document.getElementById('ra-stale-notice')?.textContent.includes('1 row')"
+        )
+        assert "Saving this page now may overwrite changes made elsewhere." in page.inner_text(
+            "#ra-stale-notice"
+        )
+
     def test_a_failed_list_editable_save_is_never_patched(self):
         grace = factories.customer("Grace Hopper", city="Arlington")
         page = self.open_as(self.root, "/admin/shop/customer/")

@@ -11,9 +11,6 @@ from django.db import transaction
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-# The select of the change form's action bar (Django 6.1: the CHANGE_FORM action prefix).
-CHANGE_FORM_ACTION = "CHANGE_FORM-action"
-
 
 def background_action(function: Callable | None = None, *, description: str | None = None):
     """Turn an admin action into a background job. Put it under ``@admin.action``::
@@ -36,7 +33,7 @@ def background_action(function: Callable | None = None, *, description: str | No
             from django.db import router
 
             from ..bus import publish_user_jobs
-            from .models import Job
+            from .models import CHANGELIST, Job
             from .runners import start
 
             name, location = action_name(modeladmin, request, action)
@@ -45,7 +42,7 @@ def background_action(function: Callable | None = None, *, description: str | No
                 or getattr(action, "short_description", None)
                 or capfirst(name.replace("_", " "))
             )
-            select_across = location == "changelist" and request.POST.get("select_across") == "1"
+            select_across = location == CHANGELIST and request.POST.get("select_across") == "1"
             # The rows Django resolved for this click; with "select all" the querystring is
             # kept instead, and every matching row is read again when the job runs.
             pks = [] if select_across else [str(pk) for pk in queryset.values_list("pk", flat=True)]
@@ -88,24 +85,37 @@ def action_name(modeladmin: Any, request: Any, action: Callable) -> tuple[str, s
     ]
     if not found:
         raise LookupError(f"{action!r} is not an action of {modeladmin!r}")
-    here = "change_form" if CHANGE_FORM_ACTION in getattr(request, "POST", {}) else "changelist"
+    from .models import CHANGE_FORM, CHANGELIST
+
+    location = _action_location()
+    # The change form's action bar posts its select as "<its prefix>-action".
+    field = f"{location.CHANGE_FORM.value}-action" if location is not None else None
+    here = CHANGE_FORM if field in getattr(request, "POST", {}) else CHANGELIST
     return next((entry for entry in found if entry[1] == here), found[0])
+
+
+def _action_location():
+    """Django 6.1's ActionLocation, or None (no change-form actions)."""
+    try:
+        from django.contrib.admin.options import ActionLocation
+    except ImportError:
+        return None
+    return ActionLocation
 
 
 def actions_of(modeladmin: Any, request: Any):
     """(location, name, function) of each action the user may run: the changelist's, and on
     Django 6.1+ the change form's."""
-    by_location = [("changelist", modeladmin.get_actions(request))]
-    try:
-        from django.contrib.admin.options import ActionLocation  # Django 6.1+
-    except ImportError:
-        pass
-    else:
+    from .models import CHANGE_FORM, CHANGELIST
+
+    by_location = [(CHANGELIST, modeladmin.get_actions(request))]
+    location = _action_location()
+    if location is not None:
         # As the 6.1 admin does, so that a get_actions(request) override keeps working.
         change_form = modeladmin._get_actions_with_action_location(
-            request, action_location=ActionLocation.CHANGE_FORM
+            request, action_location=location.CHANGE_FORM
         )
-        by_location.append(("change_form", change_form))
+        by_location.append((CHANGE_FORM, change_form))
     for location, actions in by_location:
         for name, entry in actions.items():
             yield location, name, getattr(entry, "func", None) or entry[0]  # 6.1 Action, or tuple

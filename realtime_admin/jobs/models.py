@@ -19,19 +19,21 @@ def stale_after() -> timedelta:
 
 # The most jobs a page lists (the newest): running, or finished and not yet dismissed.
 SHOWN_PER_PAGE = 5
+# Where a job was run from (Job.location).
+CHANGELIST, CHANGE_FORM = "changelist", "change_form"
 
 
 class JobQuerySet(models.QuerySet):
-    def shown_on(self, user, model: str, site: str, pk: str | None = None) -> list[dict]:
-        """The states of ``user``'s jobs that a page lists: a changelist's (``pk`` None) or
+    def shown_on(self, user_id: int, model: str, site: str, pk: str | None = None) -> list[dict]:
+        """The states of a user's jobs that a page lists: a changelist's (``pk`` None) or
         those run from the change form of object ``pk``. Running, or finished and not yet
         dismissed, so that a result that came while nobody watched is shown on the next
         visit; oldest first."""
         jobs = self.filter(
-            user=user,
+            user_id=user_id,
             model=model,
             site=site,
-            location="changelist" if pk is None else "change_form",
+            location=CHANGELIST if pk is None else CHANGE_FORM,
             dismissed_at__isnull=True,
         )
         if pk is not None:
@@ -65,8 +67,8 @@ class Job(models.Model):
 
     description = models.CharField(_("action"), max_length=200)
     action = models.CharField(_("action name"), max_length=100)
-    # Where it was run from: "changelist", or (Django 6.1+) "change_form" for one object.
-    location = models.CharField(_("run from"), max_length=20, default="changelist")
+    # Where it was run from: CHANGELIST, or (Django 6.1+) CHANGE_FORM for one object.
+    location = models.CharField(_("run from"), max_length=20, default=CHANGELIST)
     model = models.CharField(_("model"), max_length=100)  # app_label.model_name
     site = models.CharField(_("admin site"), max_length=100, default="admin")
     # The selection: these pks, or with select_across every row matching the querystring.

@@ -53,14 +53,15 @@ def realtime_admin_config(context) -> str:
 def _jobs_for(request, model_admin, obj=None) -> list[dict] | None:
     """This user's background jobs on this changelist, or those run from this object's change
     form (Job.objects.shown_on); None where no background action can be run."""
-    from ..jobs.models import Job
+    from ..jobs.models import CHANGE_FORM, CHANGELIST, Job
 
     user = getattr(request, "user", None)
-    location = "changelist" if obj is None else "change_form"
+    location = CHANGELIST if obj is None else CHANGE_FORM
     if user is None or not user.is_authenticated or not _runs_jobs(model_admin, request, location):
         return None  # no queries: a page without background actions costs what it did
     pk = None if obj is None else str(obj.pk)
-    return Job.objects.shown_on(user, model_admin.opts.label_lower, model_admin.admin_site.name, pk)
+    opts, site = model_admin.opts, model_admin.admin_site
+    return Job.objects.shown_on(user.pk, opts.label_lower, site.name, pk)
 
 
 def _runs_jobs(model_admin, request, location: str) -> bool:

@@ -135,14 +135,19 @@
         };
     }
 
-    // A selector for the same control in a fresh changelist region: by id, by name and value
-    // (a row's checkbox), or a link by its target within its filter (a facet count may change
-    // its text, never its link).
+    // A selector for the same control in a fresh changelist region: by id, by name (and a
+    // checkbox's value: a row's is its pk), or a link by its target within its filter (a
+    // facet count may change its text, never its link). Null for a control of a table row
+    // other than its checkbox: a list_editable input's name and id say which form, not which
+    // row, and the rows may have moved.
     function focusSelector(element) {
+        if (element.closest("#result_list tbody") && !element.matches("input.action-select")) {
+            return null;
+        }
         if (element.id) return `#${CSS.escape(element.id)}`;
         const attribute = (name) => `[${name}="${CSS.escape(element.getAttribute(name))}"]`;
         const tag = element.localName;
-        if (element.name) return tag + attribute("name") + (element.value ? attribute("value") : "");
+        if (element.name) return tag + attribute("name") + (element.type === "checkbox" ? attribute("value") : "");
         const filter = element.closest(FILTER);
         const within = filter ? `details[data-filter-title="${CSS.escape(filter.dataset.filterTitle)}"] ` : "";
         if (element.hasAttribute("href")) return within + tag + attribute("href");
@@ -151,14 +156,17 @@
     }
 
     // The focused control of the changelist region, focused again once the region is replaced
-    // (the search box has keepSearch).
+    // (the search box has keepSearch): the same one of those the selector finds (the action
+    // bar's select is there twice, at the top and the bottom).
     function keepFocus() {
         const region = document.getElementById("changelist");
         const focused = document.activeElement;
         if (!focused || focused.id === "searchbar" || !region.contains(focused)) return () => {};
         const selector = focusSelector(focused);
+        if (!selector) return () => {};
+        const index = Array.from(region.querySelectorAll(selector)).indexOf(focused);
         return () => {
-            const same = selector && document.getElementById("changelist").querySelector(selector);
+            const same = document.getElementById("changelist").querySelectorAll(selector)[index];
             if (same) same.focus();
         };
     }
@@ -233,6 +241,7 @@
             this.running = false;
             this.stale = new Set(); // pks we could not show because the user is editing
             this.staleUnknown = false; // a whole-page refresh failed: anything may be behind
+            this.rowsUnknown = false; // the rows could not be told apart (labelRows)
             this.connectedBefore = false;
             this.lastRefresh = 0;
             // A page with a failed list_editable POST holds the user's input: never patch it.
@@ -282,13 +291,16 @@
         }
 
         shownPks() {
+            if (this.rowsUnknown) return this.pagePks; // what it shows, though not which row is which
             return this.bodyRows().map((row) => row.dataset.raPk);
         }
 
         labelRows(pks) {
             const rows = this.bodyRows();
             if (rows.length !== pks.length) {
-                this.editing = true; // e.g. error rows: we cannot tell rows apart, so only notify
+                // e.g. error rows: we cannot tell rows apart, so only notify
+                this.editing = this.rowsUnknown = true;
+                this.pagePks = pks;
                 return;
             }
             rows.forEach((row, index) => {
@@ -369,7 +381,7 @@
                     this.changed.clear();
                     this.resyncWanted = false;
                     if (this.held) {
-                        this.markStale(changed);
+                        this.markStale(changed, full);
                         continue;
                     }
                     const wait = this.lastRefresh + MIN_REFRESH_INTERVAL_MS - Date.now();
@@ -379,17 +391,17 @@
                         const state = await this.fetchState(full ? [] : changed, full);
                         if (!state) return; // the session has ended: nothing more to fetch
                         if (this.held) {
-                            this.markStale(changed);
+                            this.markStale(changed, full);
                         } else {
                             const current =
                                 state.region || this.changesShape(state)
-                                    ? await this.replaceRegion(changed)
-                                    : this.apply(state) || this.holdSelection(changed);
+                                    ? await this.replaceRegion(changed, full)
+                                    : this.apply(state) || this.holdSelection(changed, full);
                             if (full && current) this.clearStale(); // caught up with everything
                         }
                     } catch (error) {
                         warnOnce("live update failed; reload the page to see the latest rows", error);
-                        this.markStale(changed);
+                        this.markStale(changed, full);
                     }
                     this.sendShown();
                 }
@@ -547,7 +559,7 @@
         // The results table or the "select all" links appear or disappear: take the stock
         // view's whole changelist region, keep the selection, and let actions.js bind to it.
         // Returns whether the page is now current.
-        async replaceRegion(changed) {
+        async replaceRegion(changed, full = false) {
             const response = await fetch(this.config.refreshUrl + location.search, {
                 credentials: "same-origin",
             });
@@ -555,7 +567,7 @@
             if (!this.isChangelist(response.url) && this.socket.sentToLogin(response)) return false;
             if (response.redirected || this.held) {
                 // e.g. this page number no longer exists: the stock admin would redirect.
-                this.markStale(changed);
+                this.markStale(changed, full);
                 return false;
             }
             const doc = new DOMParser().parseFromString(await response.text(), "text/html");
@@ -563,7 +575,7 @@
             const config = doc.getElementById("realtime-admin-config");
             if (!fresh || !config) throw new Error("no changelist in the region response");
             const pks = JSON.parse(config.textContent).pks;
-            if (this.dropsSelection(pks)) return this.holdSelection(changed);
+            if (this.dropsSelection(pks)) return this.holdSelection(changed, full);
             const selected = new Set(
                 Array.from(checkboxes()).filter((box) => box.checked).map((box) => box.value),
             );
@@ -600,9 +612,9 @@
             if (notice) notice.remove();
         }
 
-        holdSelection(changed) {
+        holdSelection(changed, full = false) {
             this.holdingSelection = true;
-            this.markStale(changed);
+            this.markStale(changed, full);
             return false;
         }
 
@@ -629,19 +641,23 @@
             notice.querySelector("a").textContent = text;
         }
 
-        // Whether saving the page's list_editable forms could overwrite a change made
-        // elsewhere: only a row the page shows has inputs (a new row, or one on another
-        // page, is not saved from here), and after a failed refresh any row may have changed.
-        formsetMayOverwrite() {
-            if (!document.getElementById("id_form-TOTAL_FORMS")) return false;
+        // What saving the page's list_editable forms would do to changes made elsewhere:
+        // "would" overwrite them when a changed row is one the page shows (a new row, or one
+        // on another page, is not saved from here); "may" when the page cannot tell which
+        // rows changed (a missed or failed refresh) or which rows it shows (a failed save's
+        // error rows); null when it would not, or there are no forms.
+        formsetOverwrites() {
+            if (!document.getElementById("id_form-TOTAL_FORMS")) return null;
+            if (this.staleUnknown || this.rowsUnknown) return "may";
             const shown = new Set(this.shownPks());
-            return this.staleUnknown || [...this.stale].some((pk) => shown.has(pk));
+            return [...this.stale].some((pk) => shown.has(pk)) ? "would" : null;
         }
 
-        markStale(pks) {
+        // Rows changed that the page does not show yet; ``unknown``: any row may have.
+        markStale(pks, unknown = false) {
             pks.forEach((pk) => this.stale.add(pk));
             const count = this.stale.size;
-            if (!pks.length) this.staleUnknown = true; // (a count would understate it)
+            if (unknown || !pks.length) this.staleUnknown = true; // (a count would understate it)
             let text = this.staleUnknown
                 ? gettext("This page may be out of date – reload to see the latest rows.")
                 : interpolate(
@@ -653,12 +669,11 @@
                       {count: count},
                       true,
                   );
-            if (this.editing && this.formsetMayOverwrite()) {
-                text +=
-                    " " +
-                    (this.staleUnknown
-                        ? gettext("Saving this page now may overwrite changes made elsewhere.")
-                        : gettext("Saving this page now would overwrite those changes."));
+            const overwrites = this.editing && this.formsetOverwrites();
+            if (overwrites === "would") {
+                text += " " + gettext("Saving this page now would overwrite those changes.");
+            } else if (overwrites === "may") {
+                text += " " + gettext("Saving this page now may overwrite changes made elsewhere.");
             } else if (this.holdingSelection) {
                 text += " " + gettext("The page waits while rows you selected would move off it.");
             }

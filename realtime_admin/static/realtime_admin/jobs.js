@@ -38,15 +38,15 @@
             place.before(this.element);
             config.jobs.forEach((state) => this.show(state));
             const list = {type: "jobs", model: config.model, site: config.site, pk: config.pk ?? null};
-            const listen = () => {
+            const ask = () => {
                 socket.send(list);
                 this.views.forEach((_, id) => this.follow(id));
             };
-            socket.on("open", listen);
+            socket.on("open", ask);
             // Frames only update jobs on show: one dismissed meanwhile stays dismissed.
             socket.on("job", (message) => this.views.has(message.job.id) && this.show(message.job));
             socket.on("jobs", (message) => this.showList(message.jobs));
-            listen();
+            ask();
             // Ask again now and then about running jobs: if a worker died, nothing else
             // would tell us, and the server marks such a job failed when asked.
             setInterval(() => this.running.forEach((id) => this.follow(id)), RECHECK_MS);
@@ -57,14 +57,15 @@
         }
 
         // The jobs this page lists, as the server has them now: new ones (started in another
-        // tab) are shown and followed, those no longer listed (dismissed there) go.
+        // tab) are shown and followed, those no longer listed (dismissed there) go. Those
+        // shown already are left to their own frames: a list read before a job's last frame
+        // may reach the page after it.
         showList(states) {
             const listed = new Set(states.map((state) => state.id));
             for (const state of states) {
-                if (this.dismissed.has(state.id)) continue;
-                const known = this.views.has(state.id);
+                if (this.views.has(state.id) || this.dismissed.has(state.id)) continue;
                 this.show(state);
-                if (!known) this.follow(state.id);
+                this.follow(state.id);
             }
             this.views.forEach((view, id) => {
                 if (listed.has(id)) return;
