@@ -1,9 +1,5 @@
-import functools
-
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db import router
-from django.db.transaction import on_commit
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -13,7 +9,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from .bus import publish_user_jobs
 from .jobs.models import Job
 
 
@@ -92,9 +87,7 @@ class JobAdmin(admin.ModelAdmin):
         if Job.objects.filter(pk=job.pk, dismissed_at__isnull=True).update(
             dismissed_at=timezone.now()
         ):
-            # Its other tabs put it away too, once they can read that (ATOMIC_REQUESTS).
-            tell = functools.partial(publish_user_jobs, job.user_id)
-            on_commit(tell, using=router.db_for_write(Job))
+            job.tell_its_users_tabs()  # they put it away too
         return JsonResponse({"id": job.pk, "dismissed": True})
 
     def changelist_view(self, request, extra_context=None):

@@ -63,7 +63,7 @@ class Hub:
         self.probes_back: set[str] = set()
         self.probe_token = 0
         self.marker_back = asyncio.Event()
-        self.layer_failed = False  # a receive failed since the last heartbeat
+        self.layer_failed = False  # events may have been lost since the last heartbeat
         self.layer_up = True  # as last told to the sockets (layer_state)
         self.tasks: list[asyncio.Task] = []
         self.starting = asyncio.Lock()
@@ -97,8 +97,7 @@ class Hub:
                 # and its group is joined by the next heartbeat that gets through, which then
                 # has its page catch up (complete_from is not set: nothing was heard yet).
                 logger.warning("realtime_admin: could not join %s; retrying", group)
-                self.layer_failed = True
-                await self.layer_state(up=False)
+                await self.layer_down()
                 return
             self.complete_from[group] = time.time()
 
@@ -247,8 +246,7 @@ class Hub:
                 # e.g. Redis restarted: what was sent meanwhile is gone, and so are the groups.
                 # The next heartbeat re-joins them and has every page catch up.
                 logger.warning("realtime_admin: the channel layer failed a receive; retrying")
-                self.layer_failed = True
-                await self.layer_state(up=False)
+                await self.layer_down()
                 await asyncio.sleep(RETRY_AFTER_ERROR)
                 continue
             try:
@@ -352,14 +350,19 @@ class Hub:
                 await failed()
 
     async def check_failed(self) -> None:
-        # e.g. Redis down, or our own channel full: assume events were lost.
-        self.layer_failed = True
+        # e.g. Redis down, or our own channel full.
         logger.warning("realtime_admin: heartbeat failed; retrying", exc_info=True)
-        await self.layer_state(up=False)
+        await self.layer_down()
 
     @staticmethod
     async def renew_failed() -> None:
         logger.warning("realtime_admin: could not renew presence", exc_info=True)
+
+    async def layer_down(self) -> None:
+        """The layer failed us: assume events were lost (the next heartbeat that gets
+        through has every page catch up), and have the pages say so meanwhile."""
+        self.layer_failed = True
+        await self.layer_state(up=False)
 
     async def layer_state(self, up: bool) -> None:
         """Tell every socket when the layer stops working (a receive or a heartbeat failed)

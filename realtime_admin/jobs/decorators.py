@@ -32,7 +32,6 @@ def background_action(function: Callable | None = None, *, description: str | No
         def action(modeladmin: Any, request: Any, queryset: Any) -> None:
             from django.db import router
 
-            from ..bus import publish_user_jobs
             from .models import CHANGELIST, Job
             from .runners import start
 
@@ -58,10 +57,9 @@ def background_action(function: Callable | None = None, *, description: str | No
                 user=request.user,
                 total=None if select_across else len(pks),  # "0 of 5" from the start
             )
-            # The worker must find the committed row; so must the user's other tabs.
-            using = router.db_for_write(Job)
-            transaction.on_commit(functools.partial(start, job.pk), using=using)
-            transaction.on_commit(functools.partial(publish_user_jobs, job.user_id), using=using)
+            # The worker must find the committed row.
+            transaction.on_commit(functools.partial(start, job.pk), using=router.db_for_write(Job))
+            job.tell_its_users_tabs()
             modeladmin.message_user(
                 request,
                 _("“%(action)s” is running in the background.") % {"action": label},

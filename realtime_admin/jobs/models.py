@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -129,6 +130,14 @@ class Job(models.Model):
         from .. import bus
 
         bus.publish_job(self.pk, self.state())
+
+    def tell_its_users_tabs(self) -> None:
+        """Once the transaction under way commits (so they can read it), tell the pages of
+        this job's user that their list of jobs changed: it started, or was dismissed."""
+        from .. import bus
+
+        announce = functools.partial(bus.publish_user_jobs, self.user_id)
+        transaction.on_commit(announce, using=router.db_for_write(Job))
 
     def may_be_seen_by(self, user) -> bool:
         """The user who started it, superusers, and users with the view_job permission."""

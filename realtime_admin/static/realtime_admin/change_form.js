@@ -23,9 +23,10 @@
             // The server's clock minus ours: "3 seconds ago" is right on a skewed client.
             this.skew = config.now ? config.now - Date.now() / 1000 : 0;
             this.form = document.querySelector("#content-main form");
-            // The user typed something not saved yet; a page that a save came back to with
-            // errors holds their input from the start.
-            this.dirty = Boolean(document.querySelector(".errornote"));
+            // A page that a save came back to with errors (refused, or invalid).
+            const failedSave = Boolean(document.querySelector(".errornote"));
+            // The user typed something not saved yet; a failed save's page holds their input.
+            this.dirty = failedSave;
             this.submitting = false;
             this.checking = false;
             this.checkAgain = false;
@@ -61,7 +62,7 @@
                     });
                     // After a drop, or on a refused save's page (it may carry an older
                     // version than the object's): see for ourselves.
-                    if (again || document.querySelector(".errornote")) this.check();
+                    if (again || failedSave) this.check();
                     if (again && this.presence) this.presence.hold(PRESENCE_HOLD_MS);
                 },
                 onMessage: (message) => this.onMessage(message),

@@ -241,7 +241,8 @@
             this.running = false;
             this.stale = new Set(); // pks we could not show because the user is editing
             this.staleUnknown = false; // a whole-page refresh failed: anything may be behind
-            this.rowsUnknown = false; // the rows could not be told apart (labelRows)
+            // The page's pks when its rows could not be told apart (labelRows), else null.
+            this.unlabelledPks = null;
             this.connectedBefore = false;
             this.lastRefresh = 0;
             // A page with a failed list_editable POST holds the user's input: never patch it.
@@ -291,7 +292,7 @@
         }
 
         shownPks() {
-            if (this.rowsUnknown) return this.pagePks; // what it shows, though not which row is which
+            if (this.unlabelledPks) return this.unlabelledPks; // shown, though not which row is which
             return this.bodyRows().map((row) => row.dataset.raPk);
         }
 
@@ -299,10 +300,11 @@
             const rows = this.bodyRows();
             if (rows.length !== pks.length) {
                 // e.g. error rows: we cannot tell rows apart, so only notify
-                this.editing = this.rowsUnknown = true;
-                this.pagePks = pks;
+                this.editing = true;
+                this.unlabelledPks = pks;
                 return;
             }
+            this.unlabelledPks = null;
             rows.forEach((row, index) => {
                 row.dataset.raPk = pks[index];
             });
@@ -574,7 +576,7 @@
             const fresh = doc.getElementById("changelist");
             const config = doc.getElementById("realtime-admin-config");
             if (!fresh || !config) throw new Error("no changelist in the region response");
-            const pks = JSON.parse(config.textContent).pks;
+            const {pks, hasActiveFilters} = JSON.parse(config.textContent);
             if (this.dropsSelection(pks)) return this.holdSelection(changed, full);
             const selected = new Set(
                 Array.from(checkboxes()).filter((box) => box.checked).map((box) => box.value),
@@ -587,7 +589,7 @@
             document.getElementById("changelist").replaceWith(document.adoptNode(fresh));
             search();
             focus();
-            this.filtersActive = JSON.parse(config.textContent).hasActiveFilters;
+            this.filtersActive = hasActiveFilters;
             this.labelRows(pks);
             this.bodyRows().forEach((row) => {
                 this.prepareRow(row);
@@ -648,7 +650,7 @@
         // error rows); null when it would not, or there are no forms.
         formsetOverwrites() {
             if (!document.getElementById("id_form-TOTAL_FORMS")) return null;
-            if (this.staleUnknown || this.rowsUnknown) return "may";
+            if (this.staleUnknown || this.unlabelledPks) return "may";
             const shown = new Set(this.shownPks());
             return [...this.stale].some((pk) => shown.has(pk)) ? "would" : null;
         }
