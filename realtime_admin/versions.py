@@ -10,6 +10,7 @@ No field is added to the user's models.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
 import hashlib
@@ -21,7 +22,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_value, flatten_fieldsets
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connections, models, router, transaction
@@ -30,6 +31,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 VERSION_FIELD = "_realtime_admin_version"  # the hidden input of a live change form
+# After a refused save: the versions of the parts the user was told they would overwrite.
+TOLD_FIELD = "_realtime_admin_told"
 MAX_VERSION_LENGTH = 16 * 1024
 INLINE = "_inline_"  # version keys of inlines: _inline_<formset prefix>
 
@@ -69,6 +72,9 @@ def _saved(obj: models.Model, field: models.Field, initial: Mapping | None = Non
         # The admin's widgets show and save whole seconds: a save through any change form
         # drops the microseconds, which is no change anyone could see or overwrite.
         value = value.replace(microsecond=0)
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        # A form's input is in the user's time zone, the database's value in UTC.
+        value = value.astimezone(datetime.UTC)
     return value
 
 
@@ -242,16 +248,19 @@ def changes(
             told.append(
                 {
                     "name": name,
-                    "label": str(
-                        getattr(form_field, "label", None)
-                        or capfirst(obj._meta.get_field(name).verbose_name)
-                    ),
+                    "label": field_label(obj, name, form_field),
                     "value": None if hidden else display(model_admin, obj, name),
                     "editable": editable and name not in readonly and not hidden,
                     "selector": f".field-{name}",
                 }
             )
     return told
+
+
+def field_label(obj: models.Model, name: str, form_field: forms.Field | None) -> str:
+    return str(
+        getattr(form_field, "label", None) or capfirst(obj._meta.get_field(name).verbose_name)
+    )
 
 
 def is_inline(name: str) -> bool:
@@ -293,8 +302,12 @@ def lock_and_reread(obj: models.Model) -> None:
 
 class VersionedForm(forms.ModelForm):
     """Mixed into a change form's class when the POST carries the version the form was
-    loaded with: saving over fields someone else changed since then is refused once, with
-    the user's input kept; saving again (now with the new version) overwrites them.
+    loaded with. A save merges what the user changed with what others saved since then:
+
+    - a field someone else changed and the user did not (their input still holds the value
+      they loaded) keeps its new saved value, and the user is told so;
+    - a field (or an inline) both changed is refused once, with the user's input kept and
+      the page told which; saving again overwrites what they were told of, and only that.
 
     The check compares the object as saved now with what the user loaded, inside the admin's
     transaction, after locking the object's row until that transaction ends: on a database
@@ -306,6 +319,10 @@ class VersionedForm(forms.ModelForm):
         "Someone else changed this %(name)s since you opened it: %(fields)s. Your changes are "
         "not saved yet. Save again to overwrite theirs, or reload the page to see them."
     )
+    kept_message = gettext_lazy(
+        "Someone else changed %(fields)s since you opened this %(name)s, and you did not: "
+        "their change is kept."
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         instance = kwargs.get("instance")
@@ -314,6 +331,10 @@ class VersionedForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Read before cleaning copies the user's input onto the instance.
         self.realtime_admin_version = self.realtime_admin_inlines = None
+        # What the page carries next if this save fails: the version the user's input was
+        # made on (None: the version now), and what they have been told they would overwrite.
+        self.realtime_admin_carried = self.realtime_admin_told = None
+        self.realtime_admin_kept: list[str] = []  # fields keeping someone else's change
         if not self.instance._state.adding:
             self.realtime_admin_inlines = shown_inlines(
                 self.realtime_admin_model_admin, self.realtime_admin_request, self.instance
@@ -327,58 +348,108 @@ class VersionedForm(forms.ModelForm):
             )
 
     def clean(self) -> dict:
-        # Checked first: the form's own clean() may raise, and the page it returns to must
-        # still have been told what it would overwrite.
-        conflict = self.realtime_admin_conflict()
+        # Checked first: the form's own clean() then sees the merged values, and if it raises,
+        # the page it returns to has still been told what it would overwrite.
+        conflict = self.realtime_admin_merge()
         if conflict is not None:
             self.add_error(None, conflict)
         return super().clean()
 
-    def realtime_admin_conflict(self) -> ValidationError | None:
-        """The error to show if this save would overwrite someone else's changes."""
-        posted = self.realtime_admin_request.POST.get(VERSION_FIELD)
-        # What the page carries next: the version loaded, until a conflict has been told.
-        self.realtime_admin_carried = posted
-        if posted is None or self.realtime_admin_version is None:
+    def realtime_admin_merge(self) -> ValidationError | None:
+        """Keeps others' changes to fields the user left alone; the error to show if this
+        save would overwrite changes the user was not told of yet."""
+        post = self.realtime_admin_request.POST
+        posted = post.get(VERSION_FIELD)
+        self.realtime_admin_carried, self.realtime_admin_told = posted, post.get(TOLD_FIELD)
+        current = self.realtime_admin_version
+        if posted is None or current is None:
             return None
         try:
-            loaded = decode(posted)
+            loaded, told = decode(posted), decode(post.get(TOLD_FIELD, ""))
         except ValueError:
-            self.realtime_admin_carried = None  # the version now, after a reload
+            self.realtime_admin_carried = self.realtime_admin_told = None  # start afresh
             return ValidationError(
                 gettext("This page's version marker is damaged: reload the page to edit."),
                 code="realtime_admin_bad_version",
             )
-        changed = changed_fields(loaded, self.realtime_admin_version)
-        if not changed:
+        overwritten = []  # parts both changed: this save would write over theirs
+        for name in changed_fields(loaded, current):
+            if not self.realtime_admin_writes(name):
+                continue
+            if not is_inline(name) and name in self.cleaned_data:
+                input_version = self.realtime_admin_input_version(name)
+                if input_version == loaded[name]:  # left as loaded: keep theirs
+                    self.realtime_admin_keep(name)
+                    continue
+                if input_version == current[name]:  # the same change as theirs
+                    continue
+            overwritten.append(name)
+        self.realtime_admin_told = encode({name: current[name] for name in overwritten})
+        untold = [name for name in overwritten if told.get(name) != current[name]]
+        if not untold:
             return None
-        # (The instance still holds what is saved: the input is copied onto it after clean().)
-        told = changes(
+        told_parts = changes(
             self.realtime_admin_model_admin,
             self.realtime_admin_request,
             self.instance,
-            changed,
+            untold,
             self.fields,
             self.realtime_admin_inlines,
         )
-        # What this save could overwrite: its editable fields, and inlines it may change.
-        overwritten = [
-            part
-            for part in told
-            if (part["name"] in self.fields and not self.fields[part["name"]].disabled)
-            or (is_inline(part["name"]) and part["editable"])
-        ]
-        if not overwritten:
-            return None
-        self.realtime_admin_carried = None  # told: saving again overwrites knowingly
         return ValidationError(
             self.conflict_message,
             code="realtime_admin_conflict",
             params={
                 "name": self.instance._meta.verbose_name,
-                "fields": ", ".join(part["label"] for part in overwritten),
+                "fields": ", ".join(part["label"] for part in told_parts),
             },
         )
+
+    def realtime_admin_writes(self, name: str) -> bool:
+        """Whether this save writes the field (or the inline) ``name``."""
+        if is_inline(name):
+            inline = self.realtime_admin_inlines.get(name)
+            return inline is not None and inline.editable(
+                self.realtime_admin_request, self.instance
+            )
+        return name in self.fields and not self.fields[name].disabled
+
+    def realtime_admin_input_version(self, name: str) -> str:
+        """The digest of the user's input for field ``name``, as it would be saved."""
+        field = self.instance._meta.get_field(name)
+        value = self.cleaned_data[name]
+        if field.many_to_many:
+            return _digest(sorted(str(getattr(item, "pk", item)) for item in value or ()))
+        scratch = copy.copy(self.instance)  # (a copy of its field cache, too)
+        field.save_form_data(scratch, value)
+        return _digest(_saved(scratch, field))
+
+    def realtime_admin_keep(self, name: str) -> None:
+        """Saves field ``name`` as saved now (the instance was read under the row lock)."""
+        field = self.instance._meta.get_field(name)
+        if field.many_to_many:
+            self.cleaned_data[name] = list(field.value_from_object(self.instance))
+        else:
+            self.cleaned_data[name] = getattr(self.instance, field.name)
+        self.realtime_admin_kept.append(name)
+
+    @property
+    def changed_data(self) -> list[str]:
+        # A kept field is no change of this user's (the admin's history message says so).
+        return [name for name in super().changed_data if name not in self.realtime_admin_kept]
+
+    def save(self, commit: bool = True) -> models.Model:
+        if self.realtime_admin_kept:
+            labels = [
+                field_label(self.instance, name, self.fields.get(name))
+                for name in self.realtime_admin_kept
+            ]
+            text = self.kept_message % {
+                "fields": ", ".join(labels),
+                "name": self.instance._meta.verbose_name,
+            }
+            messages.info(self.realtime_admin_request, text, fail_silently=True)
+        return super().save(commit)
 
 
 def versioned(

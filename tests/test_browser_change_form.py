@@ -87,9 +87,9 @@ class ChangeFormTests(ChangeFormCase):
         self.addCleanup(writer.close)
         alice = self.open_form(self.alice)
         writer("update", pk=self.order.pk, amount="12.00")
-        alice.fill("#id_number", "A-1-MINE")
+        alice.fill("#id_amount", "99.00")
         alice.click("input[name=_continue]")
-        alice.wait_for_selector(".errornote")  # refused: someone else changed the amount
+        alice.wait_for_selector(".errornote")  # refused: someone else changed the amount too
         alice.wait_for_function("() => window.realtimeAdminForm.socket.isOpen")
         writer("update", pk=self.order.pk, amount="13.00")
         alice.wait_for_selector("#ra-change-banner .ra-reload", state="visible")
@@ -97,7 +97,7 @@ class ChangeFormTests(ChangeFormCase):
         alice.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         alice.click("#ra-change-banner .ra-reload")
         assert dialogs == ["Discard your unsaved changes and reload?"]
-        assert alice.input_value("#id_number") == "A-1-MINE"  # the input the save came back with
+        assert alice.input_value("#id_amount") == "99.00"  # the input the save came back with
 
     def test_a_server_that_crashes_takes_its_users_away_within_seconds(self):
         second = self.another_server()
@@ -154,24 +154,43 @@ class TwoUsersTests(ChangeFormCase):
         assert alice.inner_text(".field-status .ra-saved-value") == "Saved now: Shipped"
         assert alice.input_value("#id_status") == "new"  # her form still shows what she loaded
 
-        # Saving over Bob's change is refused once, with her input kept...
-        alice.click("input[name=_continue]")
-        error = alice.wait_for_selector(".errornote ~ ul.errorlist, ul.errorlist.nonfield")
-        assert "Someone else changed this order since you opened it: Status." in error.inner_text()
-        assert alice.input_value("#id_amount") == "99.00"
-        self.order.refresh_from_db()
-        assert (self.order.status, str(self.order.amount)) == ("shipped", "10.00")
-        # ...and saving again overwrites it, knowingly.
+        # Her save keeps Bob's status, which she did not change, and says so.
         alice.click("input[name=_continue]")
         alice.wait_for_selector(".messagelist .success")
+        assert (
+            "Someone else changed Status since you opened this order, and you did not: their "
+            "change is kept." in alice.inner_text(".messagelist .info")
+        )
         self.order.refresh_from_db()
-        assert (self.order.status, str(self.order.amount)) == ("new", "99.00")
+        assert (self.order.status, str(self.order.amount)) == ("shipped", "99.00")
 
         # Bob's page heard of Alice's save in turn, naming her.
         bob.wait_for_function(
             "() => (document.querySelector('#ra-change-banner .ra-banner-text') || {})"
             ".textContent?.includes('Alice Liddell')"
         )
+        # Both change the status now: Bob saves first, and Alice's save is refused once,
+        # with her input kept and Compare showing Bob's value...
+        alice.wait_for_function("() => window.realtimeAdminForm.socket.isOpen")
+        alice.select_option("#id_status", "cancelled")
+        bob.select_option("#id_status", "paid")
+        bob.click("input[name=_continue]")
+        bob.wait_for_selector(".messagelist .success")
+        alice.click("input[name=_continue]")
+        error = alice.wait_for_selector(".errornote ~ ul.errorlist, ul.errorlist.nonfield")
+        assert "Someone else changed this order since you opened it: Status." in error.inner_text()
+        assert alice.input_value("#id_status") == "cancelled"
+        alice.wait_for_selector("#ra-change-banner .ra-compare", state="visible")
+        alice.click(".ra-compare")
+        assert alice.inner_text(".field-status .ra-saved-value") == "Saved now: Paid"
+        self.order.refresh_from_db()
+        assert (self.order.status, str(self.order.amount)) == ("paid", "99.00")
+        # ...and saving again overwrites it, knowingly.
+        alice.click("input[name=_continue]")
+        alice.wait_for_selector(".messagelist .success")
+        self.order.refresh_from_db()
+        assert (self.order.status, str(self.order.amount)) == ("cancelled", "99.00")
+
         # Bob leaves: Alice's row of faces empties within seconds.
         bob.context.close()
         alice.wait_for_selector(".ra-presence", state="hidden", timeout=5000)

@@ -1,17 +1,20 @@
 """A live change form: the version it carries, the status endpoint that says what someone
 else changed, and the check that a save does not overwrite their changes unasked."""
 
+import datetime
 import json
 import re
 import threading
 import time
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.db import connections, transaction
-from shop.models import Order
+from django.utils import timezone
+from shop.models import Order, Tag
 
-from realtime_admin.versions import VERSION_FIELD, decode
+from realtime_admin.versions import TOLD_FIELD, VERSION_FIELD, decode
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -137,11 +140,41 @@ def test_status_needs_the_model_view_permission(client):
     assert status(client, order, "").status_code == 403
 
 
-def test_saving_over_someone_elses_change_is_refused_once_keeping_the_input(root_client):
+def told_input(html: str) -> str | None:
+    found = re.search(rf'name="{TOLD_FIELD}" value="([^"]*)"', html)
+    return found and found.group(1)
+
+
+def test_a_field_only_someone_else_changed_keeps_their_change(root_client):
+    """They changed the status, I changed the amount on a page that still shows the old
+    status: my save keeps their status, says so, and logs only my change."""
+    tag = Tag.objects.create(name="gift")
+    order = factories.order(status="new", amount="10.00")
+    version, _ = loaded(root_client, order)
+    other = factories.customer("Grace Hopper", "Arlington")
+    Order.objects.filter(pk=order.pk).update(status="shipped", customer=other)  # someone else
+    order.tags.add(tag)  # someone else, too
+    mine = form_data(order, version, amount="99.00")
+    # As a browser posts it: a field with a callable default has its initial value beside it.
+    mine.update({f"initial-{name}": mine[name] for name in ("created_at_0", "created_at_1")})
+    response = root_client.post(f"{ORDERS}{order.pk}/change/", mine, follow=True)
+    assert response.redirect_chain, response.context["errors"]
+    assert (
+        "Someone else changed Customer, Status, Tags since you opened this order, and you did "
+        "not: their change is kept." in response.content.decode()
+    )
+    order.refresh_from_db()
+    assert (order.status, order.customer, str(order.amount)) == ("shipped", other, "99.00")
+    assert list(order.tags.all()) == [tag]
+    entry = LogEntry.objects.get(object_id=str(order.pk))
+    assert entry.get_change_message() == "Changed Amount."
+
+
+def test_saving_over_a_field_both_changed_is_refused_once_keeping_the_input(root_client):
     order = factories.order(status="new", amount="10.00")
     version, _ = loaded(root_client, order)
     Order.objects.filter(pk=order.pk).update(status="shipped")  # someone else, meanwhile
-    mine = form_data(order, version, amount="99.00")  # my edit, on the old status
+    mine = form_data(order, version, status="paid", amount="99.00")
     response = root_client.post(f"{ORDERS}{order.pk}/change/", mine)
     assert response.status_code == 200  # re-rendered, not saved
     html = response.content.decode()
@@ -149,13 +182,71 @@ def test_saving_over_someone_elses_change_is_refused_once_keeping_the_input(root
     assert 'value="99.00"' in html  # my input is kept
     order.refresh_from_db()
     assert (order.status, str(order.amount)) == ("shipped", "10.00")
-    # Saving again, now with the version the refused page carries, overwrites knowingly.
-    new_version = re.search(rf'name="{VERSION_FIELD}" value="([^"]*)"', html).group(1)
-    assert new_version != version
-    response = root_client.post(f"{ORDERS}{order.pk}/change/", {**mine, VERSION_FIELD: new_version})
+    # The page goes on carrying the version my input was made on (its banner and Compare
+    # show what changed since), and now also what I was told I would overwrite.
+    carried = re.search(rf'name="{VERSION_FIELD}" value="([^"]*)"', html).group(1)
+    assert carried == version
+    assert decode(told_input(html)).keys() == {"status"}
+    assert (
+        root_client.get(f"{ORDERS}{order.pk}/__live__/", {"version": carried}).json()["fields"][0][
+            "value"
+        ]
+        == "Shipped"
+    )
+    # Saving again overwrites knowingly.
+    response = root_client.post(
+        f"{ORDERS}{order.pk}/change/", {**mine, TOLD_FIELD: told_input(html)}
+    )
     assert response.status_code == 302
     order.refresh_from_db()
-    assert (order.status, str(order.amount)) == ("new", "99.00")
+    assert (order.status, str(order.amount)) == ("paid", "99.00")
+
+
+def test_saving_again_overwrites_only_what_the_user_was_told_of(root_client):
+    """Told that the status changed, I save again; meanwhile it changed once more, and the
+    amount too: I am asked again, about both."""
+    order = factories.order(status="new", amount="10.00")
+    version, _ = loaded(root_client, order)
+    Order.objects.filter(pk=order.pk).update(status="shipped")
+    mine = form_data(order, version, status="paid", amount="99.00")
+    told = told_input(root_client.post(f"{ORDERS}{order.pk}/change/", mine).content.decode())
+    Order.objects.filter(pk=order.pk).update(status="cancelled", amount="12.00")
+    html = root_client.post(f"{ORDERS}{order.pk}/change/", {**mine, TOLD_FIELD: told}).content
+    assert "since you opened it: Status, Amount." in html.decode()
+    order.refresh_from_db()
+    assert (order.status, str(order.amount)) == ("cancelled", "12.00")
+
+
+def test_the_same_change_as_theirs_is_no_conflict(root_client):
+    order = factories.order(status="new")
+    version, _ = loaded(root_client, order)
+    Order.objects.filter(pk=order.pk).update(status="shipped")
+    response = root_client.post(
+        f"{ORDERS}{order.pk}/change/", form_data(order, version, status="shipped")
+    )
+    assert response.status_code == 302
+
+
+def test_a_date_time_left_alone_is_kept_in_any_time_zone(root_client, settings):
+    """The form's input is in the user's time zone, the saved value in UTC: still the same."""
+    settings.TIME_ZONE = "America/New_York"
+    order = factories.order(status="new", amount="10.00")
+    version, _ = loaded(root_client, order)
+    later = order.created_at + datetime.timedelta(days=1)
+    Order.objects.filter(pk=order.pk).update(created_at=later)  # someone else
+    local = timezone.localtime(order.created_at)
+    mine = form_data(
+        order,
+        version,
+        amount="99.00",
+        created_at_0=local.strftime("%Y-%m-%d"),
+        created_at_1=local.strftime("%H:%M:%S"),
+    )
+    response = root_client.post(f"{ORDERS}{order.pk}/change/", mine)
+    assert response.status_code == 302, response.context["errors"]
+    order.refresh_from_db()
+    assert order.created_at == later
+    assert str(order.amount) == "99.00"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -185,12 +276,9 @@ def test_a_save_committed_while_mine_is_checked_is_seen_not_overwritten(root_cli
     )
     thread.join()
     assert time.monotonic() - started > 0.5  # it did wait for their transaction
-    assert response.status_code == 200
-    assert (
-        "Someone else changed this order since you opened it: Status." in response.content.decode()
-    )
-    order.refresh_from_db()
-    assert (order.status, str(order.amount)) == ("shipped", "10.00")
+    assert response.status_code == 302
+    order.refresh_from_db()  # their status is kept: my save did not read it before it was in
+    assert (order.status, str(order.amount)) == ("shipped", "99.00")
 
 
 def test_a_save_on_the_current_version_or_without_one_is_the_stock_save(root_client):
@@ -208,15 +296,18 @@ def test_a_save_on_the_current_version_or_without_one_is_the_stock_save(root_cli
     assert order.status == "new"
 
 
-def test_a_damaged_version_on_save_is_a_form_error_that_keeps_the_input(root_client):
+@pytest.mark.parametrize("damaged", [VERSION_FIELD, TOLD_FIELD])
+def test_a_damaged_version_on_save_is_a_form_error_that_keeps_the_input(root_client, damaged):
     order = factories.order(status="new")
-    response = root_client.post(
-        f"{ORDERS}{order.pk}/change/", form_data(order, "garbage!", amount="42.00")
-    )
+    version, _ = loaded(root_client, order)
+    data = {**form_data(order, version, amount="42.00"), damaged: '"><b>garbage!'}
+    response = root_client.post(f"{ORDERS}{order.pk}/change/", data)
     assert response.status_code == 200
     html = response.content.decode()
     assert "version marker is damaged" in html
     assert 'value="42.00"' in html
+    assert "garbage" not in html  # the page starts afresh: the version now, nothing told
+    assert told_input(html) is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -285,9 +376,17 @@ def test_a_changed_inline_is_listed_and_asks_before_a_save(root_client):
     data = customer_form(customer, version, [order], city="Boston")
     response = root_client.post(f"{ASYNC_CUSTOMERS}{customer.pk}/change/", data)
     assert response.status_code == 200
-    assert "since you opened it: Orders." in response.content.decode()
+    html = response.content.decode()
+    assert "since you opened it: Orders." in html
     order.refresh_from_db()
     assert str(order.amount) == "7.00"
+    # Saving again, told, overwrites the inline as the page shows it.
+    response = root_client.post(
+        f"{ASYNC_CUSTOMERS}{customer.pk}/change/", {**data, TOLD_FIELD: told_input(html)}
+    )
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert str(order.amount) == "5.00"
 
 
 @pytest.mark.parametrize("page", ["order", "customer"])
@@ -382,7 +481,7 @@ def test_the_check_is_told_even_when_the_forms_own_clean_fails(root_client, monk
     version, _ = loaded(root_client, order)
     Order.objects.filter(pk=order.pk).update(status="shipped")  # someone else
     response = root_client.post(
-        f"{ORDERS}{order.pk}/change/", form_data(order, version, amount="-5.00")
+        f"{ORDERS}{order.pk}/change/", form_data(order, version, status="paid", amount="-5.00")
     )
     html = response.content.decode()
     assert "No negative amounts." in html
@@ -401,7 +500,8 @@ def test_an_unrefused_page_keeps_the_version_it_was_loaded_with(root_client):
     assert carried.group(1) == version
     Order.objects.filter(pk=order.pk).update(status="shipped")  # someone else, now
     response = root_client.post(
-        f"{ORDERS}{order.pk}/change/", form_data(order, carried.group(1), amount="11.00")
+        f"{ORDERS}{order.pk}/change/",
+        form_data(order, carried.group(1), status="paid", amount="11.00"),
     )
     assert "since you opened it: Status." in response.content.decode()
 

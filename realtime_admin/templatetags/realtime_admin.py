@@ -11,7 +11,7 @@ from .. import conf
 from ..actor import describe
 from ..i18n import page_texts
 from ..integration import object_url_name, url_name
-from ..versions import VERSION_FIELD, encode, shown_inlines, version_of
+from ..versions import TOLD_FIELD, VERSION_FIELD, encode, shown_inlines, version_of
 
 register = template.Library()
 
@@ -120,7 +120,11 @@ def realtime_admin_version_input(context) -> str:
     if adminform is None:
         return ""
     version = _version(context, adminform, original)
-    return format_html('<input type="hidden" name="{}" value="{}">', VERSION_FIELD, version)
+    html = format_html('<input type="hidden" name="{}" value="{}">', VERSION_FIELD, version)
+    told = getattr(adminform.form, "realtime_admin_told", None)
+    if told:  # after a refused save: what the user was told they would overwrite
+        html += format_html('<input type="hidden" name="{}" value="{}">', TOLD_FIELD, told)
+    return html
 
 
 def _change_form(context) -> tuple:
@@ -133,12 +137,12 @@ def _change_form(context) -> tuple:
 
 
 def _version(context, adminform, original) -> str:
-    """The object's version as the form shows it, worked out once per page. After a refused
+    """The version the form's input was made on, worked out once per page. After a failed
     save, the instance holds the user's input: the form read the saved version before."""
     cached = getattr(adminform, "realtime_admin_version", None)
     if cached is None:
-        # After a refused save: the version the user still works from, unless they were
-        # just told what they would overwrite (then the one they were told of).
+        # After a failed save: the version the user's input was made on, still (unless the
+        # one posted was damaged).
         cached = getattr(adminform.form, "realtime_admin_carried", None)
     if cached is None:
         version = getattr(adminform.form, "realtime_admin_version", None)

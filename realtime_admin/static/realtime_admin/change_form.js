@@ -4,7 +4,8 @@
  * The websocket says that the object changed and who did it, never what. This script then
  * asks the server which of the fields this user's form shows differ from the version the
  * form was loaded with (versions.py), and shows a banner with Reload and Compare. It never
- * touches the user's input; saving over newer values is refused once by the server.
+ * touches the user's input: the server merges a save with what others saved meanwhile, and
+ * refuses once to overwrite a field both changed.
  */
 "use strict";
 {
