@@ -4,6 +4,8 @@
 #   PYTHON   the interpreter to build the virtualenv from (default: python3)
 #   VENV     the virtualenv's directory (default: .venv)
 #   DJANGO   a pip requirement pinning Django (default: the newest your Python allows)
+#   BROWSER_DATABASES  the databases the browser tests run on (default: "sqlite postgres";
+#            on the others every test but those runs)
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +20,12 @@ fi
 "$VENV/bin/python" -c 'import django, sys; print(f"Python {sys.version.split()[0]}, Django {django.get_version()}")'
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+BROWSER_DATABASES=${BROWSER_DATABASES:-sqlite postgres}
 for database in sqlite postgres; do
-    echo "== tests on $database"
-    RA_TEST_DB=$database "$VENV/bin/pytest" "$@"
+    only=()
+    if [[ " $BROWSER_DATABASES " != *" $database "* ]]; then
+        only=(-m "not browser")
+    fi
+    echo "== tests on $database ${only[*]:+(${only[*]})}"
+    RA_TEST_DB=$database "$VENV/bin/pytest" "${only[@]}" "$@"
 done
