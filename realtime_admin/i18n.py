@@ -14,9 +14,14 @@ TEXTS = [
     gettext_noop("another process"),
     gettext_noop("you (in another tab)"),
     gettext_noop("This %(name)s was changed by %(who)s %(when)s."),
-    gettext_noop("This %(name)s was deleted by %(who)s %(when)s."),
+    gettext_noop(
+        "This %(name)s is no longer available to you, after a change by %(who)s %(when)s: "
+        "it was deleted, or you may no longer see it."
+    ),
     gettext_noop("This %(name)s was changed since you opened it."),
-    gettext_noop("This %(name)s was deleted since you opened it."),
+    gettext_noop(
+        "This %(name)s is no longer available to you: it was deleted, or you may no longer see it."
+    ),
     gettext_noop("Changed: %(fields)s."),
     gettext_noop("Reload"),
     gettext_noop("Compare"),

@@ -65,7 +65,9 @@ class ChangeFormTests(ChangeFormCase):
         )
         writer("delete", pk=self.order.pk)
         alice.wait_for_function(
-            f"{banner_text}.textContent.includes('was deleted by another process')"
+            "() => /no longer available to you, after a change by another process .*: it was "
+            "deleted, or you may no longer see it\\./.test("
+            "document.querySelector('#ra-change-banner .ra-banner-text').textContent)"
         )
         # The delete is the script's alone: Bob only changed the order before it.
         assert "Bob" not in alice.inner_text("#ra-change-banner .ra-banner")

@@ -171,20 +171,22 @@
             return format.format(-Math.floor(seconds / 3600), "hour");
         }
 
+        // "Deleted" and "no longer yours to see" are one answer: the server tells a page
+        // nothing of a row its user may not see, not even that it still exists.
         headline() {
             const values = {name: this.config.name, who: this.who()};
             if (values.who && this.at) {
                 values.when = this.ago();
                 return interpolate(
                     this.deleted
-                        ? gettext("This %(name)s was deleted by %(who)s %(when)s.")
+                        ? gettext("This %(name)s is no longer available to you, after a change by %(who)s %(when)s: it was deleted, or you may no longer see it.")
                         : gettext("This %(name)s was changed by %(who)s %(when)s."),
                     values,
                 );
             }
             return interpolate(
                 this.deleted
-                    ? gettext("This %(name)s was deleted since you opened it.")
+                    ? gettext("This %(name)s is no longer available to you: it was deleted, or you may no longer see it.")
                     : gettext("This %(name)s was changed since you opened it."),
                 values,
             );
