@@ -11,7 +11,9 @@ A few stock methods are wrapped once, at app start:
 - ``AdminSite.admin_view`` runs every admin view as its user (actor.py), so that change
   forms can say who changed their object.
 - ``ModelAdmin.get_form`` checks, when a live change form posts the version it was loaded
-  with, that the save does not overwrite someone else's changes unasked (versions.py).
+  with, that the save does not overwrite someone else's changes unasked (versions.py), and
+  ``ModelAdmin.construct_change_message``, called once the form and its inlines are valid
+  and about to be saved, tells the user which of their changes it kept.
 
 And ``ModelAdmin.get_actions`` hands ``async def`` actions over as sync functions that run
 them (async_admin.py).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import functools
 
+from django.contrib import messages
 from django.contrib.admin import AdminSite, ModelAdmin
 from django.db.models.base import ModelBase
 from django.urls import path
@@ -45,6 +48,7 @@ def install() -> None:
     install_async_actions()
     _wrap(AdminSite, "admin_view", _admin_view)
     _wrap(ModelAdmin, "get_form", _get_form)
+    _wrap(ModelAdmin, "construct_change_message", _construct_change_message)
     _wrap(ModelAdmin, "get_urls", _get_urls)
 
 
@@ -93,6 +97,17 @@ def _get_form(stock):
         return form
 
     return get_form
+
+
+def _construct_change_message(stock):
+    def construct_change_message(self: ModelAdmin, request, form, formsets, add=False):
+        kept_message = getattr(form, "realtime_admin_kept_message", None)
+        text = kept_message() if kept_message is not None else None
+        if text:
+            messages.info(request, text, fail_silently=True)
+        return stock(self, request, form, formsets, add)
+
+    return construct_change_message
 
 
 def _wrap_register() -> None:

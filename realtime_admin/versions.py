@@ -22,7 +22,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import display_for_value, flatten_fieldsets
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connections, models, router, transaction
@@ -75,6 +75,10 @@ def _saved(obj: models.Model, field: models.Field, initial: Mapping | None = Non
     if isinstance(value, datetime.datetime) and value.tzinfo is not None:
         # A form's input is in the user's time zone, the database's value in UTC.
         value = value.astimezone(datetime.UTC)
+    if isinstance(value, str):
+        # As a form would clean a value it shows untouched: browsers post CRLF line ends,
+        # text fields strip, and an empty text is "" or None as the field likes.
+        value = value.replace("\r\n", "\n").strip() or None
     return value
 
 
@@ -305,7 +309,8 @@ class VersionedForm(forms.ModelForm):
     loaded with. A save merges what the user changed with what others saved since then:
 
     - a field someone else changed and the user did not (their input still holds the value
-      they loaded) keeps its new saved value, and the user is told so;
+      they loaded, or the page did not post it) keeps its new saved value, and the user is
+      told so; so does a field the loaded page did not let them edit;
     - a field (or an inline) both changed is refused once, with the user's input kept and
       the page told which; saving again overwrites what they were told of, and only that.
 
@@ -315,6 +320,16 @@ class VersionedForm(forms.ModelForm):
 
     realtime_admin_model_admin: admin.ModelAdmin
     realtime_admin_request: HttpRequest
+    # The object's version now, and its inlines (None on an add form).
+    realtime_admin_version: Version | None = None
+    realtime_admin_inlines: dict[str, Inline] | None = None
+    # What the page carries next if this save fails: the version the user's input was made
+    # on (None: the version now), and the parts they were told they would overwrite.
+    realtime_admin_carried: str | None = None
+    realtime_admin_told: str | None = None
+    realtime_admin_kept: tuple[str, ...] = ()  # fields keeping someone else's change
+    realtime_admin_merged: tuple[str, ...] = ()  # those, and fields the page did not show
+    realtime_admin_error: ValidationError | None = None
     conflict_message = gettext_lazy(
         "Someone else changed this %(name)s since you opened it: %(fields)s. Your changes are "
         "not saved yet. Save again to overwrite theirs, or reload the page to see them."
@@ -330,11 +345,6 @@ class VersionedForm(forms.ModelForm):
             lock_and_reread(instance)  # before the form reads its initial values from it
         super().__init__(*args, **kwargs)
         # Read before cleaning copies the user's input onto the instance.
-        self.realtime_admin_version = self.realtime_admin_inlines = None
-        # What the page carries next if this save fails: the version the user's input was
-        # made on (None: the version now), and what they have been told they would overwrite.
-        self.realtime_admin_carried = self.realtime_admin_told = None
-        self.realtime_admin_kept: list[str] = []  # fields keeping someone else's change
         if not self.instance._state.adding:
             self.realtime_admin_inlines = shown_inlines(
                 self.realtime_admin_model_admin, self.realtime_admin_request, self.instance
@@ -347,63 +357,101 @@ class VersionedForm(forms.ModelForm):
                 self.realtime_admin_inlines,
             )
 
+    def full_clean(self) -> None:
+        # A kept field is cleaned as a disabled one is, from the value saved now: the form's
+        # own clean_<field>() and clean() see the merged values, and it is no change of this
+        # user's (nor in changed_data, so the admin's history message leaves it out).
+        self.realtime_admin_merged = tuple(self.realtime_admin_merge() if self.is_bound else ())
+        for name in self.realtime_admin_merged:
+            self.fields[name].disabled = True
+        try:
+            super().full_clean()
+        finally:
+            for name in self.realtime_admin_merged:
+                self.fields[name].disabled = False
+
     def clean(self) -> dict:
-        # Checked first: the form's own clean() then sees the merged values, and if it raises,
-        # the page it returns to has still been told what it would overwrite.
-        conflict = self.realtime_admin_merge()
-        if conflict is not None:
-            self.add_error(None, conflict)
+        # Added first: if the form's own clean() raises, the page it returns to has still
+        # been told what it would overwrite.
+        if self.realtime_admin_error is not None:
+            self.add_error(None, self.realtime_admin_error)
+        for name in self.realtime_admin_merged:
+            # Exactly as saved (a disabled field's initial value lost its microseconds).
+            field = self.instance._meta.get_field(name)
+            if field.many_to_many:
+                self.cleaned_data[name] = getattr(self.instance, name).all()
+            else:
+                self.cleaned_data[name] = getattr(self.instance, field.name)
         return super().clean()
 
-    def realtime_admin_merge(self) -> ValidationError | None:
-        """Keeps others' changes to fields the user left alone; the error to show if this
-        save would overwrite changes the user was not told of yet."""
+    @property
+    def changed_data(self) -> list[str]:
+        # (Computed after cleaning, when the kept fields are no longer disabled.)
+        return [name for name in super().changed_data if name not in self.realtime_admin_merged]
+
+    def realtime_admin_merge(self) -> list[str]:
+        """Sorts the parts someone else changed since the page was loaded into those this
+        save keeps as saved now (returned) and those it would overwrite (an error unless
+        the user was told of them)."""
         post = self.realtime_admin_request.POST
         posted = post.get(VERSION_FIELD)
-        self.realtime_admin_carried, self.realtime_admin_told = posted, post.get(TOLD_FIELD)
+        self.realtime_admin_carried, self.realtime_admin_told = posted, None
+        self.realtime_admin_kept, self.realtime_admin_error = (), None
         current = self.realtime_admin_version
         if posted is None or current is None:
-            return None
+            return []
         try:
-            loaded, told = decode(posted), decode(post.get(TOLD_FIELD, ""))
+            loaded = decode(posted)
         except ValueError:
-            self.realtime_admin_carried = self.realtime_admin_told = None  # start afresh
-            return ValidationError(
+            # Carried on as it is: every save of this page is refused until it is reloaded.
+            self.realtime_admin_error = ValidationError(
                 gettext("This page's version marker is damaged: reload the page to edit."),
                 code="realtime_admin_bad_version",
             )
-        overwritten = []  # parts both changed: this save would write over theirs
-        for name in changed_fields(loaded, current):
+            return []
+        try:
+            told = decode(post.get(TOLD_FIELD, ""))
+        except ValueError:
+            told = {}  # told nothing: asked again
+        kept, unseen, overwritten = [], [], []
+        for name, digest in current.items():
             if not self.realtime_admin_writes(name):
                 continue
-            if not is_inline(name) and name in self.cleaned_data:
-                input_version = self.realtime_admin_input_version(name)
-                if input_version == loaded[name]:  # left as loaded: keep theirs
-                    self.realtime_admin_keep(name)
+            if name not in loaded:
+                if not is_inline(name):
+                    unseen.append(name)  # not on the page the user loaded
+                continue
+            if loaded[name] == digest:
+                continue  # nobody else changed it
+            if not is_inline(name):
+                mine = self.realtime_admin_input_version(name)
+                if mine in (None, loaded[name]):  # not posted, or left as loaded
+                    kept.append(name)
                     continue
-                if input_version == current[name]:  # the same change as theirs
+                if mine == digest:  # the same change as theirs
                     continue
             overwritten.append(name)
+        self.realtime_admin_kept = tuple(kept)
         self.realtime_admin_told = encode({name: current[name] for name in overwritten})
         untold = [name for name in overwritten if told.get(name) != current[name]]
-        if not untold:
-            return None
-        told_parts = changes(
-            self.realtime_admin_model_admin,
-            self.realtime_admin_request,
-            self.instance,
-            untold,
-            self.fields,
-            self.realtime_admin_inlines,
-        )
-        return ValidationError(
-            self.conflict_message,
-            code="realtime_admin_conflict",
-            params={
-                "name": self.instance._meta.verbose_name,
-                "fields": ", ".join(part["label"] for part in told_parts),
-            },
-        )
+        if untold:
+            parts = changes(
+                self.realtime_admin_model_admin,
+                self.realtime_admin_request,
+                self.instance,
+                untold,
+                self.fields,
+                self.realtime_admin_inlines,
+            )
+            self.realtime_admin_error = ValidationError(
+                self.conflict_message,
+                code="realtime_admin_conflict",
+                params={
+                    "name": self.instance._meta.verbose_name,
+                    "fields": ", ".join(part["label"] for part in parts),
+                },
+            )
+        return kept + unseen
 
     def realtime_admin_writes(self, name: str) -> bool:
         """Whether this save writes the field (or the inline) ``name``."""
@@ -414,42 +462,38 @@ class VersionedForm(forms.ModelForm):
             )
         return name in self.fields and not self.fields[name].disabled
 
-    def realtime_admin_input_version(self, name: str) -> str:
-        """The digest of the user's input for field ``name``, as it would be saved."""
-        field = self.instance._meta.get_field(name)
-        value = self.cleaned_data[name]
+    def realtime_admin_input_version(self, name: str) -> str | None:
+        """The digest of the user's input for field ``name`` as the form would save it; None
+        if the page did not post it; "" if it is not valid (then it is taken for a change)."""
+        bound, field = self[name], self.instance._meta.get_field(name)
+        widget = bound.field.widget
+        if widget.value_omitted_from_data(self.data, self.files, bound.html_name):
+            return None
+        try:
+            if isinstance(bound.field, forms.FileField):
+                value = bound.field.clean(bound.data, bound.initial)
+            else:
+                value = bound.field.clean(bound.data)
+        except ValidationError:
+            return ""
         if field.many_to_many:
             return _digest(sorted(str(getattr(item, "pk", item)) for item in value or ()))
         scratch = copy.copy(self.instance)  # (a copy of its field cache, too)
         field.save_form_data(scratch, value)
         return _digest(_saved(scratch, field))
 
-    def realtime_admin_keep(self, name: str) -> None:
-        """Saves field ``name`` as saved now (the instance was read under the row lock)."""
-        field = self.instance._meta.get_field(name)
-        if field.many_to_many:
-            self.cleaned_data[name] = list(field.value_from_object(self.instance))
-        else:
-            self.cleaned_data[name] = getattr(self.instance, field.name)
-        self.realtime_admin_kept.append(name)
-
-    @property
-    def changed_data(self) -> list[str]:
-        # A kept field is no change of this user's (the admin's history message says so).
-        return [name for name in super().changed_data if name not in self.realtime_admin_kept]
-
-    def save(self, commit: bool = True) -> models.Model:
-        if self.realtime_admin_kept:
-            labels = [
-                field_label(self.instance, name, self.fields.get(name))
-                for name in self.realtime_admin_kept
-            ]
-            text = self.kept_message % {
-                "fields": ", ".join(labels),
-                "name": self.instance._meta.verbose_name,
-            }
-            messages.info(self.realtime_admin_request, text, fail_silently=True)
-        return super().save(commit)
+    def realtime_admin_kept_message(self) -> str | None:
+        """What to tell the user once this form's object is saved."""
+        if not self.realtime_admin_kept:
+            return None
+        labels = [
+            field_label(self.instance, name, self.fields.get(name))
+            for name in self.realtime_admin_kept
+        ]
+        return self.kept_message % {
+            "fields": ", ".join(labels),
+            "name": self.instance._meta.verbose_name,
+        }
 
 
 def versioned(

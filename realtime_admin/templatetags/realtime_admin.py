@@ -141,8 +141,8 @@ def _version(context, adminform, original) -> str:
     save, the instance holds the user's input: the form read the saved version before."""
     cached = getattr(adminform, "realtime_admin_version", None)
     if cached is None:
-        # After a failed save: the version the user's input was made on, still (unless the
-        # one posted was damaged).
+        # After a failed save: the version the user's input was made on, still (if it was
+        # damaged, as posted: the page's saves stay refused until it is reloaded).
         cached = getattr(adminform.form, "realtime_admin_carried", None)
     if cached is None:
         version = getattr(adminform.form, "realtime_admin_version", None)
