@@ -586,45 +586,37 @@ def test_text_as_the_form_cleans_it_is_not_taken_for_a_change(root_client):
     assert (customer.name, customer.city) == ("Grace B. Hopper", "Boston")
 
 
-def test_a_field_the_loaded_page_did_not_let_the_user_edit_is_kept(root_client, monkeypatch):
-    """The owner is shown only on paid orders, and read-only unless the order is paid:
-    someone else pays the order and sets its owner; my save, from a page without an owner
-    field (or with a read-only one), keeps their owner."""
+@pytest.mark.parametrize("hook", ["get_fields", "get_readonly_fields"])
+def test_a_field_the_loaded_page_did_not_let_the_user_edit_is_kept(root_client, monkeypatch, hook):
+    """The owner is shown only on paid orders (get_fields), or read-only unless the order is
+    paid (get_readonly_fields): someone else pays the order and sets its owner; my save,
+    from a page without an owner field (or with a read-only one), keeps their owner."""
     from django.contrib import admin
 
     order_admin = admin.site._registry[Order]
-    stock_fields, stock_readonly = order_admin.get_fields, order_admin.get_readonly_fields
-    alice = factories.staff("alice")
-    for hidden in ("fields", "readonly"):
-        if hidden == "fields":
-            monkeypatch.setattr(
-                order_admin,
-                "get_fields",
-                lambda request, obj=None: [
-                    name
-                    for name in stock_fields(request, obj)
-                    if name != "owner" or (obj and obj.status == "paid")
-                ],
-            )
-        else:
-            monkeypatch.setattr(order_admin, "get_fields", stock_fields)
-            monkeypatch.setattr(
-                order_admin,
-                "get_readonly_fields",
-                lambda request, obj=None: [
-                    *stock_readonly(request, obj),
-                    *(["owner"] if not obj or obj.status != "paid" else []),
-                ],
-            )
-        order = factories.order(status="new", amount="10.00")
-        version, _ = loaded(root_client, order)
-        Order.objects.filter(pk=order.pk).update(status="paid", owner=alice)  # someone else
-        mine = form_data(order, version, amount="99.00")
-        del mine["owner"]  # not on my page, or read-only there
-        response = root_client.post(f"{ORDERS}{order.pk}/change/", mine)
-        assert response.status_code == 302, (hidden, response.context["errors"])
-        order.refresh_from_db()
-        assert (order.status, order.owner, str(order.amount)) == ("paid", alice, "99.00"), hidden
+    stock = getattr(order_admin, hook)
+
+    def paid(obj) -> bool:
+        return obj is not None and obj.status == "paid"
+
+    def hidden_owner(request, obj=None):
+        return [name for name in stock(request, obj) if name != "owner" or paid(obj)]
+
+    def read_only_owner(request, obj=None):
+        return [*stock(request, obj), *([] if paid(obj) else ["owner"])]
+
+    narrowed = hidden_owner if hook == "get_fields" else read_only_owner
+    monkeypatch.setattr(order_admin, hook, narrowed)
+    alice, bob = factories.staff("alice"), factories.staff("bob")
+    order = factories.order(status="new", amount="10.00", owner=bob)
+    version, _ = loaded(root_client, order)
+    Order.objects.filter(pk=order.pk).update(status="paid", owner=alice)  # someone else
+    mine = form_data(order, version, amount="99.00")
+    del mine["owner"]  # not on my page, or read-only there
+    response = root_client.post(f"{ORDERS}{order.pk}/change/", mine)
+    assert response.status_code == 302, response.context["errors"]
+    order.refresh_from_db()
+    assert (order.status, order.owner, str(order.amount)) == ("paid", alice, "99.00")
 
 
 def test_nothing_is_said_kept_when_the_save_fails_on_an_inline(root_client):
