@@ -9,16 +9,16 @@ from .actor import acting_as
 from .jobs import background_action
 
 __version__ = "0.1.0.dev0"
-__all__ = ["AsyncModelAdmin", "acting_as", "background_action", "notify"]
+__all__ = ["AsyncHooks", "AsyncModelAdmin", "acting_as", "background_action", "notify"]
 
 
 def __getattr__(name: str) -> Any:
-    # AsyncModelAdmin imports django.contrib.admin, which needs the app registry: load it
+    # async_admin imports django.contrib.admin, which needs the app registry: load it
     # only when asked for (an admin.py imports it once the apps are ready).
-    if name == "AsyncModelAdmin":
-        from .async_admin import AsyncModelAdmin
+    if name in ("AsyncHooks", "AsyncModelAdmin"):
+        from . import async_admin
 
-        return AsyncModelAdmin
+        return getattr(async_admin, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

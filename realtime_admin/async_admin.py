@@ -13,8 +13,9 @@ the coroutine to completion inside the request with ``async_to_sync``:
   duration of the call, with the same guarantee about the connection.
 
 Actions need nothing of the user (``install_async_actions`` wraps ``get_actions``); hooks
-(``save_model`` and friends, ``HOOKS``) need ``AsyncModelAdmin``, which wraps them when the
-class is created, and check E005 reports ``async def`` hooks on a ModelAdmin without it.
+(``save_model`` and friends, ``HOOKS``) need ``AsyncModelAdmin`` (or, on an inline, the
+``AsyncHooks`` mixin), which wraps them when the class is created, and check E005 reports
+``async def`` hooks on a ModelAdmin or inline without it.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def install_async_actions() -> None:
     ModelAdmin.get_actions = get_actions
 
 
-# The ModelAdmin hooks that AsyncModelAdmin lets be ``async def``. Each is called by the
+# The ModelAdmin (and inline) hooks that AsyncHooks lets be ``async def``. Each is called by the
 # admin's sync views and returns something they use at once (nothing lazy that would need
 # the coroutine's loop later): a QuerySet is lazy but carries no loop.
 HOOKS = (
@@ -101,14 +102,28 @@ HOOKS = (
 )
 
 
-class AsyncModelAdmin(ModelAdmin):
-    """A ModelAdmin whose hooks (``HOOKS``) may be ``async def``.
+class AsyncHooks:
+    """Mixed into a ModelAdmin or an inline (``InlineModelAdmin``): its hooks (``HOOKS``) may
+    be ``async def``, its own or inherited from another mixin.
 
-    Each ``async def`` hook a subclass defines is replaced, when the class is created, by a
-    sync method that runs it to completion (``run_to_completion``), so the admin's sync views
-    call it as they call any hook. It runs where the stock hook would: ``save_model``,
-    ``save_related``, ``save_formset``, ``delete_model`` and ``delete_queryset`` inside the
-    admin's transaction, and their ORM calls (``await obj.asave()``) use the request's own
+    Each ``async def`` hook the class has when it is created is replaced by a sync method
+    that runs it to completion (``run_to_completion``), so the admin's sync views call it as
+    they call any hook."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in HOOKS:
+            hook = getattr(cls, name, None)
+            if hook is not None and iscoroutinefunction(hook):
+                setattr(cls, name, run_to_completion(hook))
+
+
+class AsyncModelAdmin(AsyncHooks, ModelAdmin):
+    """A ModelAdmin whose hooks (``HOOKS``) may be ``async def`` (see ``AsyncHooks``).
+
+    A hook runs where the stock hook would: ``save_model``, ``save_related``,
+    ``save_formset``, ``delete_model`` and ``delete_queryset`` inside the admin's
+    transaction, and their ORM calls (``await obj.asave()``) use the request's own
     connection, so they are part of it.
 
     From async code, await an async hook as usual (``await self.get_queryset(request)``).
@@ -117,17 +132,8 @@ class AsyncModelAdmin(ModelAdmin):
     (``await sync_to_async(super().save_model)(request, obj, form, change)``).
     """
 
-    def __init_subclass__(cls, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        for name in HOOKS:
-            hook = cls.__dict__.get(name)
-            if hook is not None and iscoroutinefunction(hook):
-                setattr(cls, name, run_to_completion(hook))
 
-
-def dropped_async_hooks(model_admin_class: type) -> list[str]:
-    """The ``async def`` hooks of a ModelAdmin class that Django would call and drop: on a
-    class that does not derive from ``AsyncModelAdmin``."""
-    if issubclass(model_admin_class, AsyncModelAdmin):
-        return []
-    return [name for name in HOOKS if iscoroutinefunction(getattr(model_admin_class, name))]
+def dropped_async_hooks(admin_class: type) -> list[str]:
+    """The ``async def`` hooks of a ModelAdmin or inline class that Django would call and
+    drop: those ``AsyncHooks`` did not wrap (the class does not derive from it)."""
+    return [name for name in HOOKS if iscoroutinefunction(getattr(admin_class, name, None))]

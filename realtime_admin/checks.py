@@ -229,26 +229,30 @@ def check_websocket_stack(app_configs, **kwargs) -> list:
 
 @register(Tags.admin)
 def check_async_hooks(app_configs, **kwargs) -> list:
-    """An ``async def`` hook on a plain ModelAdmin is called by Django and its coroutine
-    dropped: the hook silently does nothing. (``async def`` actions are fine.)"""
+    """An ``async def`` hook on a plain ModelAdmin or inline is called by Django and its
+    coroutine dropped: the hook silently does nothing, or (a permission) says yes.
+    (``async def`` actions are fine.)"""
     from django.contrib.admin.sites import all_sites
 
     from .async_admin import dropped_async_hooks
 
-    errors = []
+    derive = "Derive it from realtime_admin.AsyncModelAdmin (or mix that in)"
+    mix = "Mix realtime_admin.AsyncHooks into it (class MyInline(AsyncHooks, TabularInline))"
+    classes = {}  # each class once, however many sites or models use it: its hint
     for site in all_sites:
         for model_admin in site._registry.values():
-            hooks = dropped_async_hooks(type(model_admin))
-            if hooks:
-                errors.append(
-                    Error(
-                        f"{type(model_admin).__qualname__} defines async def "
-                        f"{', '.join(hooks)}, which Django calls without awaiting: "
-                        "the body would never run.",
-                        hint="Derive it from realtime_admin.AsyncModelAdmin (or mix that "
-                        "in), which runs async hooks to completion.",
-                        obj=type(model_admin),
-                        id="realtime_admin.E005",
-                    )
+            classes[type(model_admin)] = derive
+            classes.update(dict.fromkeys(model_admin.inlines, mix))
+    errors = []
+    for admin_class, hint in classes.items():
+        if hooks := dropped_async_hooks(admin_class):
+            errors.append(
+                Error(
+                    f"{admin_class.__qualname__} defines async def {', '.join(hooks)}, "
+                    "which Django calls without awaiting: the body would never run.",
+                    hint=f"{hint}, which runs async hooks to completion.",
+                    obj=admin_class,
+                    id="realtime_admin.E005",
                 )
+            )
     return errors

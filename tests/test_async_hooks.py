@@ -9,7 +9,7 @@ from django.contrib.admin.sites import AdminSite
 from django.test import AsyncClient
 from shop.models import Customer, Order, Tag
 
-from realtime_admin import AsyncModelAdmin
+from realtime_admin import AsyncHooks, AsyncModelAdmin
 from realtime_admin.async_admin import run_to_completion
 from realtime_admin.checks import check_async_hooks
 from tests import async_site, factories
@@ -165,3 +165,57 @@ def test_check_e005_flags_async_hooks_django_would_drop_and_nothing_else():
     assert "save_model" in errors[0].msg and "AsyncModelAdmin" in errors[0].hint
     flagged = {e.obj for e in check_async_hooks(None)}
     assert PlainWithAsyncAction not in flagged and MixedIn not in flagged
+
+
+class StampsTheCity:
+    """A mixin of the user's own with an async hook, used before AsyncModelAdmin."""
+
+    async def save_model(self, request, obj, form, change):
+        obj.city = "Stamped"
+        await obj.asave()
+
+
+class StampingCustomerAdmin(StampsTheCity, AsyncModelAdmin):
+    pass
+
+
+@pytest.mark.django_db
+def test_an_async_hook_inherited_from_a_mixin_runs(rf):
+    model_admin = StampingCustomerAdmin(Customer, AdminSite(name="stamping"))
+    request = rf.post("/")
+    request.user = factories.superuser()
+    model_admin.save_model(request, Customer(name="Grace Hopper", city="Arlington"), None, False)
+    assert Customer.objects.filter(name="Grace Hopper", city="Stamped").exists()
+    assert StampingCustomerAdmin not in {e.obj for e in check_async_hooks(None)}
+
+
+class NoDeletingOrders(admin.TabularInline):
+    model = Order
+    fields = ["number", "amount"]
+
+    async def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AsyncNoDeletingOrders(AsyncHooks, NoDeletingOrders):
+    pass
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("inline", [NoDeletingOrders, AsyncNoDeletingOrders])
+def test_an_async_permission_of_an_inline_runs_with_async_hooks_or_is_reported(rf, inline):
+    """A dropped coroutine is truthy: the plain inline's has_delete_permission would say
+    yes. With AsyncHooks mixed in it runs; without, check E005 says so at startup."""
+    site = AdminSite(name="inlines")
+    site.register(Customer, AsyncModelAdmin, inlines=[inline])
+    request = rf.get("/")
+    request.user = factories.superuser()
+    customer = factories.customer()
+    model_admin = site._registry[Customer]
+    [formset] = [f for f, _ in model_admin.get_formsets_with_inlines(request, customer)]
+    errors = [e for e in check_async_hooks(None) if e.obj is inline]
+    if inline is AsyncNoDeletingOrders:
+        assert formset.can_delete is False and errors == []
+    else:
+        assert [e.id for e in errors] == ["realtime_admin.E005"]
+        assert "has_delete_permission" in errors[0].msg and "AsyncHooks" in errors[0].hint
