@@ -328,6 +328,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             # The same answer for "no such model" and "not yours to see".
             return await self.send_error(f"Cannot subscribe to {label!r}.")
         site, model_admin = found
+        unverified = shown is None  # the rules could not be evaluated here
+        shown = set() if unverified else shown
         group = bus.group_name(label)
         subscription = self.subscriptions.get(label)
         new = subscription is None or subscription.model_admin is not model_admin
@@ -346,19 +348,20 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         # page was not told (deleted before this socket knew the page showed them, or before
         # the hub heard of it): they leave the page. The same answer for both, so a claimed
         # pk reveals nothing about its row.
-        gone = claimed - shown - subscription.told_deleted.keys()
+        gone = set() if unverified else claimed - shown - subscription.told_deleted.keys()
         if gone:
             for pk in gone:
                 subscription.told_deleted.add(pk)
             self.outbox.setdefault(label, {}).update(dict.fromkeys(gone, bus.DELETED))
             await self.flush_soon()
-        if (
+        if unverified or (
             new
             and since is not None
             # Under row rules, whether anything at all changed is not this user's to learn.
             and (subscription.row_rules or not self.hub.heard_everything_since(group, since))
         ):
-            # Rendered before this socket listened: something may have changed in between.
+            # Rendered before this socket listened: something may have changed in between (or,
+            # unverified, the page must check its rows for itself).
             await self.send_json({"type": "resync", "model": label})
 
     async def unsubscribe(self, content: dict) -> None:
@@ -379,7 +382,19 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         if key not in self.objects and len(self.objects) >= MAX_SUBSCRIPTIONS:
             return await self.send_error("Too many subscriptions.")
         found, _, narrows = await database_sync_to_async(self.authorize)(label, site or "admin", [])
-        if found is None or not await database_sync_to_async(self.may_see_object)(found[1], pk):
+        try:
+            allowed = found is not None and await database_sync_to_async(self.may_see_object)(
+                found[1], pk
+            )
+        except Exception:  # e.g. rules that read the request's URL: fail closed
+            logger.warning(
+                "realtime_admin: could not tell on a socket whether a user may open %s %s",
+                label,
+                pk,
+                exc_info=True,
+            )
+            allowed = False
+        if not allowed:
             # The same answer for "no such object" and "not yours to see".
             return await self.send_error(f"Cannot follow {label!r} {pk!r}.")
         group = bus.group_name(label)
@@ -466,11 +481,12 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
 
     def authorize(
         self, label: str, site_name: str, claimed: list[str]
-    ) -> tuple[tuple[admin.AdminSite, admin.ModelAdmin] | None, set[str], bool]:
+    ) -> tuple[tuple[admin.AdminSite, admin.ModelAdmin] | None, set[str] | None, bool]:
         """The site and ModelAdmin of ``label`` if this socket's user, as things stand now,
         may view its changelist; which of the claimed shown pks they may see (what the page
-        says it shows is not trusted: deletes are told only for those); and whether their
-        changelist may leave rows out (``narrows_rows``)."""
+        says it shows is not trusted: deletes are told only for those; None if that cannot
+        be told, see ``verified``); and whether their changelist may leave rows out
+        (``narrows_rows``)."""
         self.user = auth.current_user(self.scope)
         if self.refusal(self.user):
             return None, set(), True
@@ -484,9 +500,26 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             return None, set(), True
         request = self.request()
         if narrows_rows(model_admin, request):
-            visible = visible_pks(model_admin, request, claimed) if claimed else set()
-            return (site, model_admin), visible, True
+            return (site, model_admin), self.verified(model_admin, request, claimed), True
         return (site, model_admin), set(claimed), False
+
+    @staticmethod
+    def verified(model_admin: admin.ModelAdmin, request, claimed: list[str]) -> set[str] | None:
+        """Which of ``claimed`` the user's rules let them see; None if the rules cannot be
+        evaluated on the socket's request (e.g. they read its URL, which it does not have):
+        then nothing is known, and the page is told to re-read itself over HTTP."""
+        if not claimed:
+            return set()
+        try:
+            return visible_pks(model_admin, request, claimed)
+        except Exception:
+            logger.warning(
+                "realtime_admin: %s's row rules failed on a socket's request; its pages "
+                "re-read their rows over HTTP instead",
+                type(model_admin).__qualname__,
+                exc_info=True,
+            )
+            return None
 
     def request(self):
         return request_for(self.scope, self.user)
@@ -513,7 +546,9 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
 
     def recheck(self) -> tuple[int | None, list[str]]:
         """The close code if the user may no longer see everything this socket follows; and
-        the changelists whose rows the user's rules now narrow (they were seeing them all)."""
+        the changelists whose pages may show rows the user's rules no longer let them see:
+        the rules narrow now (they were seeing every row), or rows the page shows left them
+        (say, the user moved to another team)."""
         from .jobs.models import Job
 
         previous, self.user = self.user, auth.current_user(self.scope)
@@ -528,9 +563,15 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             if not self.may_view(subscription.site, subscription.model_admin):
                 return CLOSE_FORBIDDEN, []
             # A user's rules may have changed (e.g. no longer a superuser): narrow from now.
-            narrows = narrows_rows(subscription.model_admin, self.request())
+            request = self.request()
+            narrows = narrows_rows(subscription.model_admin, request)
             if narrows and not subscription.row_rules:
                 narrowed.append(label)
+            elif narrows:
+                shown = list(subscription.shown.keys())
+                visible = self.verified(subscription.model_admin, request, shown)
+                if visible is None or len(visible) < len(shown):
+                    narrowed.append(label)
             subscription.row_rules = narrows
         for (_, pk), watched in list(self.objects.items()):
             if not self.may_view(watched.site, watched.model_admin):

@@ -246,3 +246,42 @@ def test_whether_a_users_rules_leave_rows_out():
     ):
         assert narrows_rows(Narrowing(shape), boss)
     assert not narrows_rows(Narrowing(lambda qs: qs.select_related("customer")), boss)
+
+
+async def test_rows_that_leave_a_users_rules_without_a_change_are_caught_up_at_the_recheck():
+    """Alice moves from the London team to Paris: no order changed, yet the London order
+    her page shows is no longer hers to see. The next re-check has the page re-read."""
+    from tests.rule_sites import team_site  # noqa: F401
+
+    alice = await make(factories.staff)("alice", "view_order", last_name="London")
+    order = await make(factories.order)(customer=await make(factories.customer)())
+    communicator, _ = await connect(alice)
+    await communicator.send_json_to(
+        {"type": "subscribe", "model": "shop.order", "site": "team", "shown": [str(order.pk)]}
+    )
+    assert await communicator.receive_json_from() == {"type": "subscribed", "model": "shop.order"}
+    assert await communicator.receive_nothing(timeout=RECHECK * 3)  # her rules still hold
+    alice.last_name = "Paris"
+    await make(alice.save)()
+    frame = await communicator.receive_json_from(timeout=RECHECK * 10)
+    assert frame == {"type": "resync", "model": "shop.order"}
+
+
+async def test_rules_that_need_the_requests_url_have_the_page_re_read_over_http():
+    """The socket's request has no URL: rules that read it cannot be evaluated there. The
+    socket stays, verifies nothing (so tells no row as deleted) and has the page re-read its
+    rows over HTTP, where the rules work; a change form cannot follow its object."""
+    from tests.rule_sites import url_bound_site  # noqa: F401
+
+    alice = await make(factories.staff)("alice", "view_order", "change_order")
+    hers = await make(factories.order)(owner=alice)
+    communicator, _ = await connect(alice)
+    page = {"model": "shop.order", "site": "url_bound"}
+    await communicator.send_json_to({"type": "subscribe", "shown": [str(hers.pk)], **page})
+    assert await communicator.receive_json_from() == {"type": "subscribed", "model": "shop.order"}
+    assert await communicator.receive_json_from() == {"type": "resync", "model": "shop.order"}
+    await make(factories.order)(owner=alice)  # a change: narrowed on the socket, it fails too
+    assert await communicator.receive_json_from() == {"type": "resync", "model": "shop.order"}
+    await communicator.send_json_to({"type": "object", "pk": str(hers.pk), **page})
+    assert (await communicator.receive_json_from())["type"] == "error"
+    assert await communicator.receive_nothing(timeout=RECHECK * 3)  # and it stays open
