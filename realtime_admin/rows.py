@@ -1,9 +1,11 @@
 """Rendering a tab's changelist rows exactly as the stock admin does.
 
 Everything here runs Django's own admin code for the viewer's real request, with the tab's
-querystring: ``ModelAdmin.get_changelist_instance`` (filters, search, ordering, pagination,
-date hierarchy, ``get_queryset()`` rules) and ``admin_list.items_for_result`` (the cells).
-A row is ``"<tr>" + cells + "</tr>"``, which is what ``change_list_results.html`` writes.
+querystring: the ModelAdmin's ``changelist_view`` (its permission check and whatever an
+override of it does, then the ``ChangeList``: filters, search, ordering, pagination, date
+hierarchy, ``get_queryset()`` rules, the list_editable formset), whose response is never
+rendered, only its context read; and ``admin_list.items_for_result`` (the cells). A row is
+``"<tr>" + cells + "</tr>"``, which is what ``change_list_results.html`` writes.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from django.contrib.messages.storage.base import BaseStorage
 from django.http import HttpRequest, QueryDict
 from django.template import engines
 from django.urls import resolve
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 # The stock inclusion tags that render the parts of the page that hold counts or choices drawn
 # from the rows (a filter's values; with "Show counts", its facet counts).
@@ -62,45 +62,14 @@ def tab_request(request: HttpRequest, suffix: str) -> HttpRequest:
     return tab
 
 
-def changelist(model_admin: admin.ModelAdmin, request: HttpRequest):
-    """The tab's ChangeList with its list_editable formset, as ``changelist_view`` builds them
-    for a GET. May raise ``IncorrectLookupParameters``."""
-    cl = model_admin.get_changelist_instance(request)
-    cl.formset = None
-    if cl.list_editable and model_admin.has_change_permission(request):
-        if hasattr(model_admin, "_get_formset_with_permissions"):
-            # Django 6.1+: rows the user may not change get no inputs.
-            cl.formset = model_admin._get_formset_with_permissions(request, cl.result_list)
-        else:
-            formset_class = model_admin.get_changelist_formset(request)
-            cl.formset = formset_class(queryset=cl.result_list)
-    return cl
-
-
 def render_row(cl, index: int, obj) -> str:
     form = cl.formset.forms[index] if cl.formset else None
     return "<tr>{}</tr>".format("".join(items_for_result(cl, obj, form)))
 
 
-def render_fragments(model_admin: admin.ModelAdmin, request: HttpRequest, cl) -> dict[str, str]:
-    actions = model_admin.get_actions(request) if not cl.is_popup else {}
-    action_form = None
-    if actions:
-        action_form = model_admin.action_form(auto_id=None)
-        action_form.fields["action"].choices = model_admin.get_action_choices(request)
-    # The part of changelist_view's context that admin_actions.html reads.
-    context = {
-        "cl": cl,
-        "opts": cl.opts,
-        "action_form": action_form,
-        "actions_selection_counter": model_admin.actions_selection_counter,
-        "module_name": str(cl.opts.verbose_name_plural),
-        "selection_note": _("0 of %(cnt)s selected") % {"cnt": len(cl.result_list)},
-        "selection_note_all": ngettext(
-            "%(total_count)s selected", "All %(total_count)s selected", cl.result_count
-        )
-        % {"total_count": cl.result_count},
-    }
+def render_fragments(context: dict, request: HttpRequest) -> dict[str, str]:
+    """The counts and choices of the page, from ``changelist_view``'s own context (the
+    action form, the selection notes)."""
     return {name: _fragment_template(name).render(context, request) for name in _FRAGMENTS}
 
 
@@ -111,14 +80,21 @@ def changelist_state(
     shown: list[str],
     full: bool,
 ) -> dict:
-    """What a tab needs to bring its page up to date.
+    """What a tab needs to bring its page up to date, from the changelist that
+    ``model_admin.changelist_view`` builds for the tab's request.
 
     ``pks`` lists the page's rows in order; ``rows`` holds the HTML of each row the tab
     cannot reuse: those that changed, those it does not show yet, and all of them on a full
     resync or when list_editable form numbering moved. ``region`` asks the tab to fetch the
-    whole changelist region instead (the results table appears or disappears).
+    whole changelist region instead: the results table appears or disappears, or the view
+    answers with something other than a changelist (a redirect for a page number that no
+    longer exists, or whatever an override of ``changelist_view`` returns).
     """
-    cl = changelist(model_admin, request)
+    response = model_admin.changelist_view(request)
+    context = getattr(response, "context_data", None) or {}
+    cl = context.get("cl")
+    if cl is None:
+        return {"region": True}
     page = [(index, str(obj.pk), obj) for index, obj in enumerate(cl.result_list)]
     pks = [pk for _, pk, _ in page]
     if bool(pks) != bool(shown):
@@ -131,7 +107,7 @@ def changelist_state(
         "region": False,
         "pks": pks,
         "rows": {pk: render_row(cl, index, obj) for index, pk, obj in page if pk in wanted},
-        "fragments": render_fragments(model_admin, request, cl),
+        "fragments": render_fragments(context, request),
         "filtersActive": bool(cl.has_active_filters),  # ("Clear all filters" comes and goes)
         "formset": None,
     }

@@ -25,7 +25,6 @@ import json
 from itertools import chain
 
 from django.contrib import admin
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
@@ -70,12 +69,7 @@ def changelist_refresh(request: HttpRequest, model_admin: admin.ModelAdmin) -> H
         shown, changed, full = parse_refresh(request.body)
     except BadRefresh as error:
         return HttpResponseBadRequest(str(error))
-    try:
-        state = rows.changelist_state(model_admin, tab, changed, shown, full)
-    except IncorrectLookupParameters:
-        # e.g. the tab's page number no longer exists: let it take the stock view's answer.
-        state = {"region": True}
-    return JsonResponse(state)
+    return JsonResponse(rows.changelist_state(model_admin, tab, changed, shown, full))
 
 
 @require_http_methods(["GET"])

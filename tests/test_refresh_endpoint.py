@@ -239,3 +239,50 @@ def test_rows_the_user_may_not_change_match_a_reload(admin_client, shop_data, mo
     assert rows == page_rows(page)
     if django.VERSION >= (6, 1):  # 6.1 drops the inputs of rows the user may not change
         assert "Ada" in rows[0] and 'name="form-0-city"' not in rows[0]
+
+
+def test_a_guard_in_changelist_view_refuses_the_refresh_too(client, shop_data, monkeypatch):
+    """Access decided in an override of changelist_view (a reload would answer 403) holds
+    for the refresh: it goes through the ModelAdmin's own changelist_view."""
+    from django.core.exceptions import PermissionDenied
+
+    order_admin = admin.site._registry[Order]
+    stock = order_admin.changelist_view
+
+    def auditors_only(request, extra_context=None):
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return stock(request, extra_context)
+
+    monkeypatch.setattr(order_admin, "changelist_view", auditors_only)
+    client.force_login(factories.staff("carol", "view_order"))
+    response = client.post(f"{ORDERS}__live__/", {"shown": ["1"]}, content_type="application/json")
+    assert response.status_code == 403
+
+
+def test_rows_follow_a_default_filter_set_in_changelist_view(admin_client, shop_data, monkeypatch):
+    """The common recipe that sets a default filter in changelist_view: the refresh shows
+    what a reload shows, not the unfiltered list."""
+    order_admin = admin.site._registry[Order]
+    stock = order_admin.changelist_view
+
+    def new_orders_by_default(request, extra_context=None):
+        if "status__exact" not in request.GET:
+            request.GET = request.GET.copy()
+            request.GET["status__exact"] = "new"
+        return stock(request, extra_context)
+
+    monkeypatch.setattr(order_admin, "changelist_view", new_orders_by_default)
+    page = admin_client.get(f"{ORDERS}?status__exact=new").content.decode()
+    state = refresh(admin_client, ORDERS, full=True)
+    assert [state["rows"][pk] for pk in state["pks"]] == page_rows(page)
+
+
+def test_a_changelist_view_answering_otherwise_sends_the_tab_to_the_whole_region(
+    admin_client, shop_data, monkeypatch
+):
+    from django.shortcuts import redirect
+
+    order_admin = admin.site._registry[Order]
+    monkeypatch.setattr(order_admin, "changelist_view", lambda request: redirect("/elsewhere/"))
+    assert refresh(admin_client, ORDERS) == {"region": True}
