@@ -234,22 +234,23 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             await self.hub.leave(bus.group_name(label), self)
 
     @staticmethod
-    def place(label: str, pk: str | None) -> str:
-        """Where presence is counted: a changelist is a place of its own; an object is one
-        place whichever admin shows it (its model's, or a proxy's)."""
+    def place(label: str, pk: str | None, site: str | None = None) -> str:
+        """Where presence is counted: a changelist is a place of its own on each admin site;
+        an object is one place whichever admin shows it (its model's, or a proxy's)."""
         if pk is not None:
             label = apps.get_model(label)._meta.concrete_model._meta.label_lower
-        return presence.place_of(label, pk)
+            site = None
+        return presence.place_of(label, pk, site)
 
-    async def enter(self, label: str, pk: str | None) -> None:
+    async def enter(self, label: str, pk: str | None, site: str | None = None) -> None:
         """Be seen on this page (a changelist, or an object's change form), and see who is."""
-        place = self.place(label, pk)
+        place = self.place(label, pk, site)
         if place not in self.places:
             self.places[place] = (label, pk)
             await self.hub.here(place, self, self.actor)
 
-    async def exit(self, label: str, pk: str | None) -> None:
-        place = self.place(label, pk)
+    async def exit(self, label: str, pk: str | None, site: str | None = None) -> None:
+        place = self.place(label, pk, site)
         if self.places.pop(place, None) is not None:
             self.rosters.pop(place, None)
             await self.hub.gone(place, self)
@@ -334,6 +335,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         subscription = self.subscriptions.get(label)
         new = subscription is None or subscription.model_admin is not model_admin
         if new:
+            if subscription is not None:  # the page's list, now on another site
+                await self.exit(label, None, subscription.site.name)
             subscription = Subscription(site, model_admin, row_rules)
             self.subscriptions[label] = subscription
             await self.hub.join(group, self)
@@ -343,7 +346,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         subscription.page_shows(shown)
         await self.send_json({"type": "subscribed", "model": label})
         if content.get("presence"):
-            await self.enter(label, None)
+            await self.enter(label, None, site.name)
         # Rows the page shows that its user may not see (any more), or that are gone and the
         # page was not told (deleted before this socket knew the page showed them, or before
         # the hub heard of it): they leave the page. The same answer for both, so a claimed
@@ -366,8 +369,9 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
 
     async def unsubscribe(self, content: dict) -> None:
         label = content.get("model")
-        if isinstance(label, str) and self.subscriptions.pop(label, None) is not None:
-            await self.exit(label, None)
+        subscription = self.subscriptions.pop(label, None) if isinstance(label, str) else None
+        if subscription is not None:
+            await self.exit(label, None, subscription.site.name)
             await self.stop_hearing(label)
 
     async def watch_object(self, content: dict) -> None:

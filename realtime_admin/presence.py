@@ -1,12 +1,13 @@
 """Who is looking at what: the bookkeeping behind "who else is here".
 
-A *place* is a changelist (``"shop.order"``) or one object's change form
-(``"shop.order:42"``). Each server process's hub (hub.py) keeps a ``PresenceBook``: the users
-of its own sockets in each place, and the users that other processes' hubs announced there.
-Hubs announce their users of a place through the channel layer when they change and on every
-heartbeat; an announcement not renewed in time expires, so the users of a crashed process
-disappear within a few heartbeats. A tab that closes leaves after ``PRESENCE_GRACE`` seconds,
-so that a tab reconnecting meanwhile does not blink out and in.
+A *place* is a changelist (``"shop.order@admin"``: a model's list on one admin site) or one
+object's change form (``"shop.order:42"``, whichever site or proxy shows it). Each server
+process's hub (hub.py) keeps a ``PresenceBook``: the users of its own sockets in each place,
+and the users that other processes' hubs announced there. Hubs announce their users of a
+place through the channel layer when they change and on every heartbeat; an announcement
+not renewed in time expires, so the users of a crashed process disappear within a few
+heartbeats. A tab that closes leaves after ``PRESENCE_GRACE`` seconds, so that a tab
+reconnecting meanwhile does not blink out and in.
 
 Only server processes see places and names; a socket is told the roster of a place only
 after the consumer checked that its user may view that place.
@@ -22,8 +23,12 @@ from typing import Any
 from .actor import Actor
 
 
-def place_of(label: str, pk: str | None = None) -> str:
-    return label if pk is None else f"{label}:{pk}"
+def place_of(label: str, pk: str | None = None, site: str | None = None) -> str:
+    """An object's place (``label:pk``), or a changelist's: one per admin site, since who
+    may see a list (and so whom it shows as here) differs from site to site."""
+    if pk is not None:
+        return f"{label}:{pk}"
+    return label if site is None else f"{label}@{site}"
 
 
 def group_of(prefix: str, place: str) -> str:

@@ -269,6 +269,28 @@ async def test_a_model_the_user_may_not_view_gives_no_list_presence():
     assert await frames(a) == [] and await frames(c) == []
 
 
+async def test_list_presence_is_per_admin_site():
+    """Who may see a list differs from site to site: the superuser on the "vip" site's
+    orders (which Carol may not open) is not shown on Carol's orders of the main site."""
+    from tests.vip_admin import vip_site  # noqa: F401
+
+    alice = await make(person)("alice", "Alice")
+    carol = await make(staff)("carol", "Carol", "view_order")
+    a, c = await socket(alice), await socket(carol)
+    await a.send_json_to(
+        {"type": "subscribe", "model": "shop.order", "site": "vip", "presence": True}
+    )
+    assert await next_frame(a) == {"type": "subscribed", "model": "shop.order"}
+    assert await next_frame(a) == presence_frame(None)
+    await open_list(c)
+    assert await next_frame(c) == presence_frame(None)  # not Alice
+    assert await frames(a) == []  # nor Carol
+    # The same page moving to the main site moves its presence there.
+    await open_list(a)
+    assert await next_frame(a) == presence_frame(None, carol)
+    assert await next_frame(c) == presence_frame(None, alice)
+
+
 @pytest.mark.parametrize("presence", ["yes", 1, None, []])
 async def test_presence_must_be_a_boolean(presence):
     c = await socket(await make(person)("root"))
