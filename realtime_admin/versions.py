@@ -27,6 +27,7 @@ from django.contrib.admin.utils import display_for_value, flatten_fieldsets
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connections, models, router, transaction
 from django.http import HttpRequest
+from django.utils.choices import flatten_choices
 from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
@@ -105,6 +106,26 @@ def masked(form_field: forms.Field | None) -> bool:
         or getattr(widget, "read_only", False)
         or (isinstance(widget, forms.PasswordInput) and not widget.render_value)
     )
+
+
+def offered(form_field: forms.Field | None, obj: models.Model, name: str) -> bool:
+    """Whether the form's widget shows the saved value of ``name``: a choice list narrowed
+    for this viewer (``formfield_for_foreignkey`` and friends) shows no value it does not
+    offer, so neither may the banner."""
+    if isinstance(form_field, forms.ModelChoiceField):  # (and ModelMultipleChoiceField)
+        field, key = obj._meta.get_field(name), form_field.to_field_name or "pk"
+        if field.many_to_many:
+            wanted = {getattr(item, key) for item in getattr(obj, name).all()}
+        else:
+            value = getattr(obj, field.attname)
+            wanted = set() if value is None else {value}
+        found = form_field.queryset.filter(**{f"{key}__in": wanted}).count()
+        return found == len(wanted)
+    if isinstance(form_field, forms.ChoiceField) and form_field.choices:
+        value = obj._meta.get_field(name).value_from_object(obj)
+        offered_values = {str(choice) for choice, _ in flatten_choices(form_field.choices)}
+        return value in (None, "") or str(value) in offered_values
+    return True
 
 
 @dataclass
@@ -248,7 +269,7 @@ def changes(
             )
         else:
             form_field = form_fields.get(name)
-            hidden = masked(form_field)
+            hidden = masked(form_field) or not offered(form_field, obj, name)
             told.append(
                 {
                     "name": name,

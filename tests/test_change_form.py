@@ -126,6 +126,46 @@ def test_status_names_only_fields_the_viewer_sees(client, settings):
     assert answer["fields"][0]["editable"] is False  # the viewer may only look
 
 
+@pytest.mark.parametrize("narrowed", ["customer", "tags", "status"])
+def test_status_shows_no_value_the_viewers_choices_do_not_offer(root_client, monkeypatch, narrowed):
+    """A choice list narrowed for this viewer (formfield_for_foreignkey and friends) shows
+    no value it does not offer, on a reload: neither does the banner. It still says that
+    the field changed."""
+    from django.contrib import admin
+
+    order_admin = admin.site._registry[Order]
+    secret = factories.customer("Secret Client")
+    hidden_tag = Tag.objects.create(name="secret-tag")
+    narrowing = {
+        "customer": ("formfield_for_foreignkey", {"queryset": secret._meta.model.objects.none()}),
+        "tags": ("formfield_for_manytomany", {"queryset": Tag.objects.none()}),
+        "status": ("formfield_for_choice_field", {"choices": [("new", "New")]}),
+    }
+    hook, narrow = narrowing[narrowed]
+    stock = getattr(order_admin, hook)
+
+    def narrowed_hook(db_field, request, **kwargs):
+        return stock(
+            db_field, request, **({**kwargs, **narrow} if db_field.name == narrowed else kwargs)
+        )
+
+    monkeypatch.setattr(order_admin, hook, narrowed_hook)
+    order = factories.order(status="new", customer=factories.customer("Ada"))
+    version, _ = loaded(root_client, order)
+    if narrowed == "tags":
+        order.tags.add(hidden_tag)
+    else:
+        Order.objects.filter(pk=order.pk).update(customer=secret, status="shipped")
+    [field] = [
+        f for f in status(root_client, order, version).json()["fields"] if f["name"] == narrowed
+    ]
+    assert field["value"] is None
+    reload = root_client.get(f"{ORDERS}{order.pk}/change/").content.decode()
+    assert {"customer": "Secret Client", "tags": "secret-tag", "status": ">Shipped<"}[
+        narrowed
+    ] not in reload
+
+
 def test_a_damaged_version_is_a_clear_400_and_changes_nothing(root_client):
     order = factories.order()
     response = status(root_client, order, "status:zz,<script>")
