@@ -16,7 +16,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,21 +212,44 @@ def version_of(
     return version
 
 
-def encode(version: Version) -> str:
-    return ",".join(f"{name}:{digest}" for name, digest in version.items())
+def encode(version: Version, read_only: Collection[str] = ()) -> str:
+    """The version as a hidden input carries it; fields in ``read_only`` (shown, but not
+    editable on that page) are marked ``-name``, so that a save knows the page did not post
+    them."""
+    return ",".join(
+        f"{'-' if name in read_only else ''}{name}:{digest}" for name, digest in version.items()
+    )
 
 
 def decode(text: str) -> Version:
     """The version a form was loaded with, from its hidden input; ValueError if damaged."""
+    return decode_marked(text)[0]
+
+
+def decode_marked(text: str) -> tuple[Version, set[str]]:
+    """The version a form was loaded with, and the fields it showed read-only."""
     if len(text) > MAX_VERSION_LENGTH:
         raise ValueError("version too long")
-    version = {}
+    version, read_only = {}, set()
     for part in filter(None, text.split(",")):
         name, _, digest = part.partition(":")
+        if name.startswith("-"):
+            name = name[1:]
+            read_only.add(name)
         if not (name.isidentifier() and len(digest) == 10 and digest.isalnum()):
             raise ValueError(f"bad version part {part!r}")
         version[name] = digest
-    return version
+    return version, read_only
+
+
+def not_editable(form: forms.BaseForm, version: Version) -> set[str]:
+    """The fields of ``version`` that ``form`` shows read-only (or not at all)."""
+    return {name for name in version if not is_inline(name) and not form_writes(form, name)}
+
+
+def form_writes(form: forms.BaseForm, name: str) -> bool:
+    """Whether saving ``form`` writes the model field ``name``."""
+    return name in form.fields and not form.fields[name].disabled
 
 
 def changed_fields(loaded: Version, current: Version) -> list[str]:
@@ -355,6 +378,11 @@ class VersionedForm(forms.ModelForm):
         "Someone else changed this %(name)s since you opened it: %(fields)s. Your changes are "
         "not saved yet. Save again to overwrite theirs, or reload the page to see them."
     )
+    lost_message = gettext_lazy(
+        "Someone else changed this %(name)s since you opened it, and %(fields)s can no longer "
+        "be edited: your change to it is not saved. Save again to save the rest, or reload "
+        "the page to see theirs."
+    )
     kept_message = gettext_lazy(
         "Someone else changed %(fields)s since you opened this %(name)s, and you did not: "
         "their change is kept."
@@ -422,7 +450,7 @@ class VersionedForm(forms.ModelForm):
         if posted is None or current is None:
             return []
         try:
-            loaded = decode(posted)
+            loaded, shown_read_only = decode_marked(posted)
         except ValueError:
             # Carried on as it is: every save of this page is refused until it is reloaded.
             self.realtime_admin_error = ValidationError(
@@ -434,13 +462,23 @@ class VersionedForm(forms.ModelForm):
             told = decode(post.get(TOLD_FIELD, ""))
         except ValueError:
             told = {}  # told nothing: asked again
-        kept, unseen, overwritten = [], [], []
+        kept, unseen, overwritten, lost = [], [], [], []
         for name, digest in current.items():
             if not self.realtime_admin_writes(name):
+                # Editable on the user's page, not now (get_readonly_fields depends on the
+                # object, which someone else changed): their change to it would be dropped.
+                if (
+                    name in loaded
+                    and name not in shown_read_only
+                    and not is_inline(name)
+                    and self.realtime_admin_lost_input_version(name) not in (None, loaded[name])
+                ):
+                    lost.append(name)
                 continue
-            if name not in loaded:
+            if name not in loaded or name in shown_read_only:
                 if not is_inline(name):
-                    unseen.append(name)  # not on the page the user loaded
+                    # Not on the page the user loaded, or not editable there: not posted.
+                    unseen.append(name)
                 continue
             if loaded[name] == digest:
                 continue  # nobody else changed it
@@ -453,26 +491,40 @@ class VersionedForm(forms.ModelForm):
                     continue
             overwritten.append(name)
         self.realtime_admin_kept = tuple(kept)
-        self.realtime_admin_told = encode({name: current[name] for name in overwritten})
-        untold = [name for name in overwritten if told.get(name) != current[name]]
-        if untold:
-            parts = changes(
-                self.realtime_admin_model_admin,
-                self.realtime_admin_request,
-                self.instance,
-                untold,
-                self.fields,
-                self.realtime_admin_inlines,
+        self.realtime_admin_told = encode({name: current[name] for name in overwritten + lost})
+        errors = [
+            self.realtime_admin_refusal(message, code, names, told, current)
+            for message, code, names in (
+                (self.conflict_message, "realtime_admin_conflict", overwritten),
+                (self.lost_message, "realtime_admin_lost", lost),
             )
-            self.realtime_admin_error = ValidationError(
-                self.conflict_message,
-                code="realtime_admin_conflict",
-                params={
-                    "name": self.instance._meta.verbose_name,
-                    "fields": ", ".join(part["label"] for part in parts),
-                },
-            )
+        ]
+        if errors := [error for error in errors if error is not None]:
+            self.realtime_admin_error = ValidationError(errors)
         return kept + unseen
+
+    def realtime_admin_refusal(
+        self, message: str, code: str, names: list[str], told: Version, current: Version
+    ) -> ValidationError | None:
+        """The error refusing this save once for ``names``: None if the user was told of
+        each of them as they are now."""
+        untold = [name for name in names if told.get(name) != current[name]]
+        if not untold:
+            return None
+        parts = changes(
+            self.realtime_admin_model_admin,
+            self.realtime_admin_request,
+            self.instance,
+            untold,
+            self.fields,
+            self.realtime_admin_inlines,
+        )
+        fields = ", ".join(part["label"] for part in parts)
+        return ValidationError(
+            message,
+            code=code,
+            params={"name": self.instance._meta.verbose_name, "fields": fields},
+        )
 
     def realtime_admin_writes(self, name: str) -> bool:
         """Whether this save writes the field (or the inline) ``name``."""
@@ -481,20 +533,38 @@ class VersionedForm(forms.ModelForm):
             return inline is not None and inline.editable(
                 self.realtime_admin_request, self.instance
             )
-        return name in self.fields and not self.fields[name].disabled
+        return form_writes(self, name)
 
     def realtime_admin_input_version(self, name: str) -> str | None:
         """The digest of the user's input for field ``name`` as the form would save it; None
         if the page did not post it; "" if it is not valid (then it is taken for a change)."""
-        bound, field = self[name], self.instance._meta.get_field(name)
-        widget = bound.field.widget
-        if widget.value_omitted_from_data(self.data, self.files, bound.html_name):
+        bound = self[name]
+        return self.realtime_admin_digest_of(name, bound.field, bound.data, bound.initial)
+
+    def realtime_admin_lost_input_version(self, name: str) -> str | None:
+        """As ``realtime_admin_input_version``, for a field this form no longer has (it is
+        read-only now): the user's input cleaned by the field the page had for it."""
+        model_field = self.instance._meta.get_field(name)
+        form_field = self.realtime_admin_model_admin.formfield_for_dbfield(
+            model_field, request=self.realtime_admin_request
+        )
+        if form_field is None:
+            return None
+        data = form_field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+        initial = model_field.value_from_object(self.instance)
+        return self.realtime_admin_digest_of(name, form_field, data, initial)
+
+    def realtime_admin_digest_of(
+        self, name: str, form_field: forms.Field, data: Any, initial: Any
+    ) -> str | None:
+        field = self.instance._meta.get_field(name)
+        if form_field.widget.value_omitted_from_data(self.data, self.files, self.add_prefix(name)):
             return None
         try:
-            if isinstance(bound.field, forms.FileField):
-                value = bound.field.clean(bound.data, bound.initial)
+            if isinstance(form_field, forms.FileField):
+                value = form_field.clean(data, initial)
             else:
-                value = bound.field.clean(bound.data)
+                value = form_field.clean(data)
         except ValidationError:
             return ""
         if field.many_to_many:

@@ -673,3 +673,93 @@ def test_nothing_is_said_kept_when_the_save_fails_on_an_inline(root_client):
     data["orders-0-amount"] = "5.00"
     response = root_client.post(f"{ASYNC_CUSTOMERS}{customer.pk}/change/", data, follow=True)
     assert "Someone else changed City since you opened this customer" in (response.content.decode())
+
+
+@pytest.mark.parametrize("field", ["owner", "tags"])
+def test_a_field_read_only_on_the_loaded_page_keeps_its_saved_value(
+    root_client, monkeypatch, field
+):
+    """The field is read-only until the order is paid. Someone else pays it; my page showed
+    the field read-only, so it posts nothing for it, and now the form would take that for
+    "empty". The save keeps the field as saved, whoever changed it."""
+    from django.contrib import admin
+
+    order_admin = admin.site._registry[Order]
+    stock = order_admin.get_readonly_fields
+
+    def read_only_until_paid(request, obj=None):
+        paid = obj is not None and obj.status == "paid"
+        return [*stock(request, obj), *([] if paid else [field])]
+
+    monkeypatch.setattr(order_admin, "get_readonly_fields", read_only_until_paid)
+    bob = factories.staff("bob")
+    order = factories.order(status="new", owner=bob)
+    order.tags.add(Tag.objects.create(name="gift"))
+    version, _ = loaded(root_client, order)
+    assert f"-{field}:" in version  # shown, not editable
+    Order.objects.filter(pk=order.pk).update(status="paid")
+    mine = form_data(order, version, amount="99.00", tags=[tag.pk for tag in order.tags.all()])
+    del mine[field]  # not posted by a page that shows it read-only
+    response = root_client.post(f"{ORDERS}{order.pk}/change/", mine)
+    assert response.status_code == 302, response.context["errors"]
+    order.refresh_from_db()
+    assert (order.status, str(order.amount), order.owner) == ("paid", "99.00", bob)
+    assert [tag.name for tag in order.tags.all()] == ["gift"]
+
+
+def test_a_change_to_a_field_that_became_read_only_is_refused_once_not_dropped(
+    root_client, monkeypatch
+):
+    """The amount is read-only once the order is paid. I change the amount; meanwhile
+    someone else pays the order. The stock admin would save the rest and drop my amount
+    without a word: the save is refused once and says so; saving again saves the rest."""
+    from django.contrib import admin
+
+    order_admin = admin.site._registry[Order]
+    stock = order_admin.get_readonly_fields
+
+    def amount_fixed_once_paid(request, obj=None):
+        paid = obj is not None and obj.status == "paid"
+        return [*stock(request, obj), *(["amount"] if paid else [])]
+
+    monkeypatch.setattr(order_admin, "get_readonly_fields", amount_fixed_once_paid)
+    order = factories.order(status="new", amount="10.00", number="A-1")
+    version, _ = loaded(root_client, order)
+    Order.objects.filter(pk=order.pk).update(status="paid")
+    mine = form_data(order, version, amount="99.00", number="A-2")
+    mine.pop("status")  # (so as not to conflict over the status too)
+    response = root_client.post(f"{ORDERS}{order.pk}/change/", mine)
+    assert response.status_code == 200
+    assert "and Amount can no longer be edited: your change to it is not saved." in (
+        response.content.decode()
+    )
+    order.refresh_from_db()
+    assert (order.number, str(order.amount)) == ("A-1", "10.00")  # nothing saved yet
+    told = told_input(response.content.decode())
+    response = root_client.post(f"{ORDERS}{order.pk}/change/", {**mine, TOLD_FIELD: told})
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert (order.status, order.number, str(order.amount)) == ("paid", "A-2", "10.00")
+
+
+def test_a_field_left_alone_that_became_read_only_refuses_nothing(root_client, monkeypatch):
+    from django.contrib import admin
+
+    order_admin = admin.site._registry[Order]
+    stock = order_admin.get_readonly_fields
+    monkeypatch.setattr(
+        order_admin,
+        "get_readonly_fields",
+        lambda request, obj=None: [
+            *stock(request, obj),
+            *(["amount"] if obj.status == "paid" else []),
+        ],
+    )
+    order = factories.order(status="new", amount="10.00", number="A-1")
+    version, _ = loaded(root_client, order)
+    Order.objects.filter(pk=order.pk).update(status="paid")
+    mine = form_data(order, version, number="A-2")
+    mine.pop("status")
+    assert root_client.post(f"{ORDERS}{order.pk}/change/", mine).status_code == 302
+    order.refresh_from_db()
+    assert (order.status, order.number, str(order.amount)) == ("paid", "A-2", "10.00")

@@ -11,7 +11,14 @@ from .. import conf
 from ..actor import describe
 from ..i18n import page_texts
 from ..integration import object_url_name, url_name
-from ..versions import TOLD_FIELD, VERSION_FIELD, encode, shown_inlines, version_of
+from ..versions import (
+    TOLD_FIELD,
+    VERSION_FIELD,
+    encode,
+    not_editable,
+    shown_inlines,
+    version_of,
+)
 
 register = template.Library()
 
@@ -158,7 +165,8 @@ def _version(context, adminform, original) -> str:
                 initial=adminform.form.initial,
                 inlines=shown_inlines(model_admin, request, original, formsets),
             )
-        cached = adminform.realtime_admin_version = encode(version)
+        cached = encode(version, read_only=not_editable(adminform.form, version))
+        adminform.realtime_admin_version = cached
     return cached
 
 
