@@ -66,6 +66,7 @@ _counters_lock = threading.Lock()
 # queues belong to that loop, so in-memory publishes from other threads must run on it.
 _server_loop: asyncio.AbstractEventLoop | None = None
 _warned_in_memory = threading.Event()
+_warned_broken_layer = threading.Event()
 _tasks: set[asyncio.Task] = set()  # keeps fire-and-forget sends alive until done
 # group -> (when due, on the monotonic clock; the tail to send for it), under _counters_lock
 _tails: dict[str, tuple[float, dict]] = {}
@@ -206,7 +207,15 @@ def publish_user_jobs(user_id: int) -> None:
 def _deliver(kind: str, payload, spaced: bool = True) -> None:
     """Hand a message to the publisher thread, or, for the in-memory layer, send it on the
     loop that owns the layer's queues."""
-    layer = get_channel_layer()
+    try:
+        layer = get_channel_layer()
+    except Exception:  # a broken CHANNEL_LAYERS (check E006): the writes committed anyway
+        if not _warned_broken_layer.is_set():
+            _warned_broken_layer.set()
+            logger.exception(
+                "realtime_admin: the channel layer cannot be made; nothing is published"
+            )
+        return
     if layer is None:
         logger.warning("realtime_admin: no CHANNEL_LAYERS configured; nothing published.")
         return

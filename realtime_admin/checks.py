@@ -60,7 +60,28 @@ def check_installation(app_configs, **kwargs) -> list:
                 id="realtime_admin.E004",
             )
         )
+    elif error := _layer_error():
+        errors.append(
+            Error(
+                f"CHANNEL_LAYERS['default'] cannot be made: {error}",
+                hint="Check its BACKEND (a dotted path) and CONFIG (the backend's own "
+                "arguments: InMemoryChannelLayer takes no hosts).",
+                id="realtime_admin.E006",
+            )
+        )
     return errors
+
+
+def _layer_error() -> str | None:
+    """Why the default channel layer cannot be built, if it cannot (a mistyped BACKEND, a
+    CONFIG it does not take); building one connects to nothing."""
+    from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+
+    try:
+        channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    except Exception as error:
+        return str(error)
+    return None
 
 
 REDIS_CORE_LAYER = "channels_redis.core.RedisChannelLayer"

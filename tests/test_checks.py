@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 from django.core import checks
 from django.test import override_settings
+from shop.models import Order
 
 from realtime_admin.checks import (
     check_installation,
@@ -12,6 +13,7 @@ from realtime_admin.checks import (
     check_websocket_route,
     check_websocket_stack,
 )
+from tests import factories
 
 STOCK_APPS = settings.INSTALLED_APPS
 
@@ -56,6 +58,38 @@ def test_no_asgi_application():
 @override_settings(CHANNEL_LAYERS={})
 def test_no_channel_layer():
     assert ids(check_installation(None)) == ["realtime_admin.E004"]
+
+
+@pytest.mark.parametrize(
+    "layer, said",
+    [
+        ({"BACKEND": "channels_redis.core.RedisChannelLayr"}, "Cannot import BACKEND"),
+        (
+            {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"hosts": ["x"]}},
+            "hosts",
+        ),
+    ],
+)
+def test_a_channel_layer_that_cannot_be_made(settings, layer, said):
+    settings.CHANNEL_LAYERS = {"default": layer}
+    [message] = check_installation(None)
+    assert message.id == "realtime_admin.E006" and said in message.msg
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit: each save is published at once
+def test_a_broken_channel_layer_never_fails_a_save(settings, caplog):
+    """The row is committed before anything is published: a save must not raise for a
+    layer that cannot be made (E006 says so at startup); the log says so once."""
+    from realtime_admin import bus
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayr"}}
+    bus._warned_broken_layer.clear()
+    with caplog.at_level("ERROR", logger="realtime_admin"):
+        factories.order()
+        factories.order()
+    assert Order.objects.count() == 2
+    said = [r for r in caplog.records if "channel layer cannot be made" in r.getMessage()]
+    assert len(said) == 1
 
 
 @pytest.mark.django_db
