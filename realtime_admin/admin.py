@@ -27,7 +27,8 @@ def request_cancel(job: Job) -> None:
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    """Background jobs, read-only, live like any changelist."""
+    """Background jobs, read-only (they may be cancelled or deleted: a running job stops at
+    its next step), live like any changelist."""
 
     list_display = ["description", "model", "status", "progress", "user", "created_at", "took"]
     list_filter = ["status", "model"]
@@ -89,6 +90,16 @@ class JobAdmin(admin.ModelAdmin):
         ):
             job.tell_its_users_tabs()  # they put it away too
         return JsonResponse({"id": job.pk, "dismissed": True})
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        obj.tell_its_users_tabs()  # they put it away; a running one stops at its next step
+
+    def delete_queryset(self, request, queryset):
+        starters = {job.user_id: job for job in queryset.only("pk", "user")}.values()
+        super().delete_queryset(request, queryset)
+        for job in starters:
+            job.tell_its_users_tabs()
 
     def changelist_view(self, request, extra_context=None):
         Job.objects.fail_stale()  # none stays "running" after its worker died

@@ -1,6 +1,7 @@
 """Background actions: the job API, running, failing, cancelling, and who sees what."""
 
 import json
+import os
 import re
 import time
 from datetime import timedelta
@@ -8,13 +9,14 @@ from datetime import timedelta
 import django
 import pytest
 from django.contrib import admin
-from django.db.models.signals import post_save
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from shop.admin import OrderAdmin
 from shop.models import Order
 
 from realtime_admin import background_action
 from realtime_admin.jobs.models import Job
+from realtime_admin.jobs.progress import Reporter
 from realtime_admin.jobs.runners import execute
 from tests import factories, jobs_support
 
@@ -94,7 +96,9 @@ def test_track_counts_and_the_return_value_is_the_final_message(admin_client, ac
     assert job.started_at <= job.finished_at
 
 
-def test_progress_writes_are_throttled_but_first_and_last_are_written(admin_client, action):
+def test_progress_writes_are_throttled_but_first_and_last_are_written(
+    admin_client, action, monkeypatch
+):
     def work(modeladmin, job, queryset):
         for _ in job.track(range(1000)):
             pass
@@ -103,20 +107,59 @@ def test_progress_writes_are_throttled_but_first_and_last_are_written(admin_clie
     run_action(admin_client, name, [factories.order().pk])
     job = Job.objects.get()
     writes = []
+    write = Reporter.write
 
-    def count(sender, instance, update_fields=None, **kwargs):
-        if update_fields and "done" in update_fields:
-            writes.append(instance.done)
+    def count(reporter, fields, state):
+        if fields:
+            writes.append(fields["done"])
+        write(reporter, fields, state)
 
-    post_save.connect(count, sender=Job)
+    monkeypatch.setattr(Reporter, "write", count)
+    started = time.monotonic()
+    execute(job.pk)
+    elapsed = time.monotonic() - started
+    assert 1 <= len(writes) <= 1 + elapsed / 0.25  # one per 250 ms at most
+    job.refresh_from_db()
+    assert (job.done, job.total) == (1000, 1000)  # the last, by the job's end
+
+
+@pytest.mark.skipif(
+    os.environ.get("RA_TEST_DB") != "postgres",
+    reason="SQLite has one writer at a time: nothing is written while the action's is open",
+)
+def test_progress_shows_while_the_action_holds_a_transaction_open(admin_client, action):
+    """An action may wrap its whole loop in transaction.atomic(): its progress is written
+    on a connection of its own, so others see it at once, and the job's row is not locked
+    against the pages that look for dead workers."""
+    import threading
+
+    from django.db import transaction
+
+    reported, finish = threading.Event(), threading.Event()
+
+    def work(modeladmin, job, queryset):
+        with transaction.atomic():
+            job.progress(1, 3, message="one down")
+            reported.set()
+            assert finish.wait(10)
+
+    name = action(work)
+    run_action(admin_client, name, [factories.order().pk])
+    job = Job.objects.get()
+    runner = threading.Thread(target=execute, args=(job.pk,))
+    runner.start()
     try:
-        started = time.monotonic()
-        execute(job.pk)
-        elapsed = time.monotonic() - started
+        assert reported.wait(5)
+        deadline = time.monotonic() + 2
+        while Job.objects.get().done != 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen = Job.objects.get()
+        assert (seen.status, seen.done, seen.total, seen.message) == ("running", 1, 3, "one down")
+        assert Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now()) == 1
     finally:
-        post_save.disconnect(count, sender=Job)
-    assert writes[0] == 0 and writes[-1] == 1000
-    assert len(writes) <= 4 + elapsed / 0.25  # first steps, last, and one per 250 ms
+        finish.set()
+        runner.join(10)
+    assert Job.objects.get().status == "succeeded"
 
 
 def test_progress_without_a_loop(admin_client, action):
@@ -487,3 +530,77 @@ def test_an_action_on_both_bars_is_recorded_where_it_ran_and_shown_there(admin_c
     assert jobs_on(f"{ORDERS}{order.pk}/change/", "realtime-admin-change-form") == [from_form.pk]
     assert jobs_on(f"{ORDERS}{other.pk}/change/", "realtime-admin-change-form") == []
     assert jobs_on(ORDERS, "realtime-admin-config") == [from_list.pk]
+
+
+def test_one_failed_write_does_not_stop_the_heartbeats(admin_client, action, settings, monkeypatch):
+    """A job working on one long item relies on its heartbeat; one database error there (a
+    dropped connection, a failover) must not stop the heartbeats for the rest of the job,
+    or its pages would mark it failed while it runs."""
+    from django.db import OperationalError
+
+    from realtime_admin.jobs import models as job_models
+
+    settings.REALTIME_ADMIN = {**settings.REALTIME_ADMIN, "JOB_STALE_AFTER": 0.4}
+    stock_update, failed = job_models.JobQuerySet.update, []
+
+    def flaky_update(queryset, **fields):
+        if set(fields) == {"heartbeat_at"} and not failed:
+            failed.append(True)
+            raise OperationalError("server closed the connection unexpectedly")
+        return stock_update(queryset, **fields)
+
+    monkeypatch.setattr(job_models.JobQuerySet, "update", flaky_update)
+    seen = []
+
+    def work(modeladmin, job, queryset):
+        for _ in range(4):
+            time.sleep(0.3)  # one long item, no progress meanwhile
+            Job.objects.fail_stale()  # what a page showing the job does
+            seen.append(Job.objects.get(pk=job.id).status)
+
+    name = action(work)
+    run_action(admin_client, name, [factories.order().pk])
+    execute(Job.objects.get().pk)
+    assert failed and seen == ["running"] * 4
+    assert Job.objects.get().status == "succeeded"
+
+
+def test_running_jobs_stay_listed_however_many_finished_ones_wait():
+    user = factories.superuser()
+    fields = {"action": "x", "model": "shop.order", "user": user}
+    running = Job.objects.create(description="Long", status="running", **fields)
+    for n in range(6):
+        Job.objects.create(description=f"Quick {n}", status="succeeded", **fields)
+    listed = [job["description"] for job in Job.objects.shown_on(user.pk, "shop.order", "admin")]
+    assert listed == ["Long", "Quick 1", "Quick 2", "Quick 3", "Quick 4", "Quick 5"]
+    assert running.status == "running"
+
+
+def test_deleting_a_running_job_stops_it_at_its_next_step_and_tells_its_users_tabs(
+    admin_client, action, monkeypatch
+):
+    from realtime_admin import bus
+
+    done = []
+
+    def work(modeladmin, job, queryset):
+        for order in job.track(queryset):
+            if not done:  # deleted in the admin while it works on its first item
+                admin_client.post(
+                    "/admin/realtime_admin/job/",
+                    {"action": "delete_selected", "_selected_action": [job.id], "post": "yes"},
+                )
+            done.append(order.pk)
+            time.sleep(0.3)
+
+    name = action(work)
+    run_action(admin_client, name, [factories.order().pk for _ in range(3)])
+    told = []
+    monkeypatch.setattr(bus, "publish_user_jobs", told.append)
+    monkeypatch.setattr(bus, "publish_job", lambda job_id, state: told.append(state["status"]))
+    execute(Job.objects.get().pk)
+    assert len(done) == 1 and not Job.objects.exists()
+    user_id = get_user_model().objects.get(username="admin").pk
+    # Its progress while it ran; then its user's tabs drop it, and no state of a job that
+    # is gone follows.
+    assert told[-1] == user_id and set(told[:-1]) == {"running"}

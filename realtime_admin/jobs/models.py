@@ -18,7 +18,8 @@ def stale_after() -> timedelta:
     return timedelta(seconds=conf.get("JOB_STALE_AFTER"))
 
 
-# The most jobs a page lists (the newest): running, or finished and not yet dismissed.
+# The most finished jobs not yet dismissed that a page lists (the newest), beside every job
+# still queued or running.
 SHOWN_PER_PAGE = 5
 # Where a job was run from (Job.location).
 CHANGELIST, CHANGE_FORM = "changelist", "change_form"
@@ -27,9 +28,9 @@ CHANGELIST, CHANGE_FORM = "changelist", "change_form"
 class JobQuerySet(models.QuerySet):
     def shown_on(self, user_id: int, model: str, site: str, pk: str | None = None) -> list[dict]:
         """The states of a user's jobs that a page lists: a changelist's (``pk`` None) or
-        those run from the change form of object ``pk``. Running, or finished and not yet
-        dismissed, so that a result that came while nobody watched is shown on the next
-        visit; oldest first."""
+        those run from the change form of object ``pk``. Every one queued or running, and the
+        newest finished ones not yet dismissed, so that a result that came while nobody
+        watched is shown on the next visit; oldest first."""
         jobs = self.filter(
             user_id=user_id,
             model=model,
@@ -40,7 +41,10 @@ class JobQuerySet(models.QuerySet):
         if pk is not None:
             jobs = jobs.filter(pks=[pk])
         jobs.fail_stale()
-        return [job.state() for job in reversed(jobs[:SHOWN_PER_PAGE])]
+        unfinished = list(jobs.exclude(status__in=Job.FINISHED))
+        finished = list(jobs.filter(status__in=Job.FINISHED)[:SHOWN_PER_PAGE])
+        oldest_first = sorted(unfinished + finished, key=lambda job: (job.created_at, job.pk))
+        return [job.state() for job in oldest_first]
 
     def stale(self):
         return self.filter(

@@ -16,19 +16,23 @@ Async actions (``async def``)::
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import models
+from django.db import connections, models
 from django.utils import timezone
 
-from .models import Job
+from .models import Job, stale_after
 
-# Progress is written (and so published to open tabs) at most this often, except that the
-# first and last steps are always written: a burst becomes a few updates a second, and a slow
-# job shows every step.
+logger = logging.getLogger("realtime_admin.jobs")
+
+# Progress is written (and so published to open tabs) at most this often; the first step at
+# once, and the last by the job's end: a burst becomes a few updates a second, and a slow job
+# shows every step.
 WRITE_INTERVAL = 0.25
 
 
@@ -36,11 +40,70 @@ class JobCancelled(Exception):
     """Raised by ``job.track()`` at the next item once the user cancelled the job."""
 
 
+class Reporter(threading.Thread):
+    """Writes a running job's progress, and its heartbeat while the action works on a long
+    item, from a thread of its own: on its own database connection, outside any transaction
+    the action keeps open. (An action may wrap its whole loop in ``transaction.atomic()``:
+    progress written there would stay invisible until the end, and the job's row locked
+    against the pages that look for jobs whose worker died.) A database error is logged and
+    the next write tried; a job whose row was deleted is told so (``gone``)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(name=f"realtime_admin-job-{job_id}-progress", daemon=True)
+        self.job_id = job_id
+        self.gone = False
+        self._stopped, self._due = threading.Event(), threading.Event()
+        self._lock = threading.Lock()
+        self._pending: tuple[dict, dict] | None = None  # (fields to write, state to publish)
+
+    def report(self, fields: dict, state: dict) -> None:
+        """The job's progress now; written soon, and only its latest if it moves fast."""
+        with self._lock:
+            self._pending = (fields, state)
+        self._due.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Write nothing more (what the job ends with is written by its end)."""
+        self._stopped.set()
+        self._due.set()
+        self.join(timeout)
+
+    def run(self) -> None:
+        try:
+            while not self._stopped.is_set():
+                self._due.wait(stale_after().total_seconds() / 4)
+                self._due.clear()
+                if self._stopped.is_set():
+                    return
+                with self._lock:
+                    pending, self._pending = self._pending, None
+                try:
+                    self.write(*(pending or ({}, None)))
+                except Exception:
+                    logger.exception(
+                        "realtime_admin: could not write job %s's progress", self.job_id
+                    )
+                    connections.close_all()  # a broken connection is made anew next time
+                if pending:
+                    self._stopped.wait(WRITE_INTERVAL)
+        finally:
+            connections.close_all()
+
+    def write(self, fields: dict, state: dict | None) -> None:
+        """Mark the job alive, with ``fields``, and tell the pages watching it."""
+        from .. import bus
+
+        updated = Job.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now(), **fields)
+        self.gone = not updated
+        if updated and state is not None:
+            bus.publish_job(self.job_id, state)
+
+
 class JobContext:
-    def __init__(self, job: Job, user: Any) -> None:
+    def __init__(self, job: Job, user: Any, reporter: Reporter) -> None:
         self._job = job
         self.user = user
-        self._written_at = 0.0
+        self._reporter = reporter
         self._checked_at = 0.0
         self._cancelled = False
 
@@ -50,10 +113,12 @@ class JobContext:
 
     @property
     def cancelled(self) -> bool:
-        """Whether the user asked to cancel (re-read from the database a few times a second)."""
+        """Whether the user asked to cancel, or deleted the job (re-read from the database
+        a few times a second)."""
         if not self._cancelled and time.monotonic() - self._checked_at >= WRITE_INTERVAL:
             self._checked_at = time.monotonic()
-            self._cancelled = Job.objects.filter(pk=self.id, cancel_requested=True).exists()
+            asked = Job.objects.filter(pk=self.id).values_list("cancel_requested", flat=True)
+            self._cancelled = self._reporter.gone or asked.first() in (True, None)
         return self._cancelled
 
     async def acancelled(self) -> bool:
@@ -67,19 +132,11 @@ class JobContext:
             job.total = total
         if message:
             job.message = message[:300]
-        last = job.total is not None and done >= job.total
-        if last or done <= 1 or time.monotonic() - self._written_at >= WRITE_INTERVAL:
-            self.write()
+        fields = {"done": job.done, "total": job.total, "message": job.message}
+        self._reporter.report(fields, job.state())
 
     async def aprogress(self, done: int, total: int | None = None, message: str = "") -> None:
         await sync_to_async(self.progress)(done, total, message)
-
-    def write(self) -> None:
-        self._written_at = time.monotonic()
-        job = self._job
-        job.heartbeat_at = timezone.now()
-        job.save(update_fields=["done", "total", "message", "heartbeat_at"])
-        job.publish()
 
     def track(self, iterable: Iterable | AsyncIterable, total: int | None = None) -> Tracker:
         """Yield each item and count it; ``total`` defaults to ``len()`` or ``.count()``.

@@ -18,8 +18,8 @@ from django.utils.translation import gettext as _
 
 from .. import conf
 from ..actor import acting_as
-from .models import Job, stale_after
-from .progress import JobCancelled, JobContext
+from .models import Job
+from .progress import JobCancelled, JobContext, Reporter
 from .selection import resolve
 
 logger = logging.getLogger("realtime_admin.jobs")
@@ -54,21 +54,6 @@ def start(job_id: int) -> None:
         finish(Job.objects.get(pk=job_id), Job.Status.FAILED, error=str(error) or repr(error))
 
 
-class _Heartbeat(threading.Thread):
-    """Marks the job alive while its action works on a long item without reporting."""
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(name=f"realtime_admin-heartbeat-{job_id}", daemon=True)
-        self.job_id, self.stopped = job_id, threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.stopped.wait(stale_after().total_seconds() / 4):
-                Job.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
-        finally:
-            connections.close_all()
-
-
 def execute(job_id: int) -> None:
     """Run a queued job to its end and record how it ended. Never raises."""
     close_old_connections()
@@ -79,14 +64,14 @@ def execute(job_id: int) -> None:
         return
     job = Job.objects.get(pk=job_id)
     job.publish()
-    heartbeat = _Heartbeat(job_id)
-    heartbeat.start()
+    reporter = Reporter(job_id)
+    reporter.start()
     status, outcome = Job.Status.FAILED, {}
     try:
         if job.cancel_requested:
             raise JobCancelled
         model_admin, function, request, queryset = resolve(job)
-        context = JobContext(job, request.user)
+        context = JobContext(job, request.user, reporter)
         with acting_as(request.user):  # its changes are shown as made by who started it
             if inspect.iscoroutinefunction(function):
                 result = async_to_sync(function)(model_admin, context, queryset)
@@ -103,10 +88,11 @@ def execute(job_id: int) -> None:
         logger.exception("realtime_admin: job %s (%s) failed", job.pk, job.action)
         outcome = {"error": str(error) or type(error).__name__}  # the traceback stays in the log
         if isinstance(error, KeyboardInterrupt | SystemExit):
+            reporter.stop()
             finish(job, status, **outcome)
             raise
     finally:
-        heartbeat.stopped.set()
+        reporter.stop()  # (before the end is written: no older progress after it)
     finish(job, status, **outcome)
 
 
@@ -126,8 +112,11 @@ def finish(job: Job, status: str, result: str = "", error: str = "") -> None:
         "message",
     ]
     try:
-        Job.objects.filter(pk=job.pk).update(**{name: getattr(job, name) for name in fields})
+        updated = Job.objects.filter(pk=job.pk).update(
+            **{name: getattr(job, name) for name in fields}
+        )
     except Exception:
         logger.exception("realtime_admin: could not record how job %s ended", job.pk)
         return
-    job.publish()
+    if updated:  # (a job deleted meanwhile is gone from its pages already)
+        job.publish()
