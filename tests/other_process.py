@@ -23,7 +23,7 @@ django.setup()
 
 from django.apps import apps  # noqa: E402
 from django.db import transaction  # noqa: E402
-from shop.models import Customer  # noqa: E402
+from shop.models import Customer, Order  # noqa: E402
 
 from tests import factories  # noqa: E402
 
@@ -38,8 +38,10 @@ def handle(command: dict) -> dict:
     with transaction.atomic():
         if action == "create" and model is Customer:
             pk = factories.customer(**command).pk
-        elif action == "create":
+        elif action == "create" and model is Order:
             pk = factories.order(**command).pk
+        elif action == "create":
+            pk = model.objects.create(**command).pk
         elif action == "update":
             pk = command.pop("pk")
             row = model.objects.get(pk=pk)

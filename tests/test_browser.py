@@ -488,6 +488,50 @@ class LiveChangelistTests(ChangelistTestCase):
         page.reload()
         assert page.inner_html("#changelist-filter") == live
 
+    def test_the_search_result_count_comes_and_goes_as_on_a_reload(self):
+        """ "1 result (2 total)" shows only while the search leaves rows out."""
+
+        def count(page) -> str:
+            shown = page.query_selector("#changelist-search .quiet")
+            return shown.inner_text().strip() if shown else ""
+
+        self.create("A-1")
+        page = self.open_as(self.root, ORDERS + "?q=A-")
+        assert count(page) == ""
+        other = self.create("Z-1")  # not found: "1 result (2 total)" appears
+        page.wait_for_function("() => document.querySelector('#changelist-search .quiet')")
+        self.assert_settled(page)
+        assert count(page) == "1 result (2 total)"
+        page.reload()
+        assert count(page) == "1 result (2 total)"
+        self.writer("delete", pk=other)  # all found again: the count goes
+        page.wait_for_function("() => !document.querySelector('#changelist-search .quiet')")
+        self.assert_settled(page)
+        live = page.inner_html("#changelist-search")
+        page.reload()
+        assert page.inner_html("#changelist-search") == live
+
+    def test_text_primary_keys_of_any_kind_stay_live(self):
+        """Coupons are keyed by their code: slashes, quotes, markup, accents, and names an
+        object has anyway ("constructor")."""
+        codes = ["a/b", 'it\'s "q"', "x_2F<y>", "ünï", "constructor", "toString"]
+        for code in codes:
+            self.writer("create", model="shop.coupon", code=code, description="before")
+        page = self.open_as(self.root, "/admin/shop/coupon/")
+        for code in codes:
+            self.writer("update", model="shop.coupon", pk=code, description="after")
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('#result_list td.field-description'))"
+            ".every(cell => cell.textContent === 'after')"
+        )
+        self.writer("delete", model="shop.coupon", pk="constructor")
+        self.wait_for_rows(page, sorted(set(codes) - {"constructor"}))
+        self.assert_settled(page)
+        live = self.results_html(page)
+        page.reload()
+        assert self.results_html(page) == live
+        assert page.console_errors == []
+
     def test_staff_without_view_permission_get_no_notices(self):
         self.create("I-1")
         viewer = factories.staff("viewer", "view_customer")

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 
 from realtime_admin import background_action
 
-from .models import Customer, OpenOrder, Order, Tag
+from .models import Coupon, Customer, OpenOrder, Order, Tag
 
 try:  # Django 6.1+: an action may also be offered on the change form
     from django.contrib.admin.options import ActionLocation
@@ -102,6 +102,12 @@ class CustomerAdmin(admin.ModelAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     list_display = ["name"]
+
+
+@admin.register(Coupon)
+class CouponAdmin(admin.ModelAdmin):
+    list_display = ["code", "description", "percent_off"]
+    search_fields = ["code", "description"]
 
 
 @admin.register(OpenOrder)

@@ -53,3 +53,17 @@ class OpenOrder(Order):
     class Meta:
         proxy = True
         verbose_name = "open order"
+
+
+class Coupon(models.Model):
+    """A discount code: its code is its primary key (any text, slashes and quotes included)."""
+
+    code = models.CharField(max_length=40, primary_key=True)
+    description = models.CharField(max_length=100, blank=True)
+    percent_off = models.PositiveSmallIntegerField(default=10)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code

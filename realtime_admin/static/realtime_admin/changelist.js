@@ -81,6 +81,20 @@
         }
     }
 
+    // "2 results (3 total)" beside the search box: the stock template shows it only while a
+    // search or filter leaves rows out, so it comes and goes. What follows the Search button
+    // (that count, and the hidden inputs of the tab's filters) is taken whole, as rendered.
+    function updateResultCount(html) {
+        const button = '#changelist-search input[type="submit"]';
+        const fresh = parse(html).querySelector(button);
+        const old = document.querySelector(button);
+        if (!fresh || !old) return;
+        const rest = [];
+        for (let node = fresh.nextSibling; node; node = node.nextSibling) rest.push(node);
+        while (old.nextSibling) old.nextSibling.remove();
+        old.after(...rest);
+    }
+
     const FILTERS_STATE = "django.admin.filtersState"; // admin/js/filters.js's sessionStorage key
     const FILTER = "details[data-filter-title]"; // one stock filter (admin/filter.html)
 
@@ -464,7 +478,9 @@
                 const existing = new Map(this.bodyRows().map((row) => [row.dataset.raPk, row]));
                 if (this.dropsSelection(state.pks)) return false;
                 const wanted = new Set(state.pks);
-                const rows = state.pks.map((pk) => this.rowFor(pk, existing.get(pk), state.rows[pk], across));
+                // (Own keys only: a pk may be named "constructor" or "toString".)
+                const html = (pk) => (Object.hasOwn(state.rows, pk) ? state.rows[pk] : undefined);
+                const rows = state.pks.map((pk) => this.rowFor(pk, existing.get(pk), html(pk), across));
                 const body = table.tBodies[0];
                 const kept = new Set(rows);
                 existing.forEach((row) => kept.has(row) || row.remove()); // gone or replaced
@@ -474,7 +490,7 @@
             }
             const fragments = state.fragments;
             replaceMatching(".paginator", fragments.paginator);
-            replaceMatching("#changelist-search .quiet", fragments.search);
+            updateResultCount(fragments.search);
             replaceMatching("nav.toplinks", fragments.date_hierarchy);
             this.updateActionCounts(fragments.actions);
             if (state.formset) {
