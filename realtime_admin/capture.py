@@ -17,7 +17,7 @@ from typing import Any
 from django.apps import apps
 from django.contrib.admin.sites import all_sites
 from django.db import connections, models
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
 from . import actor, bus
 
@@ -108,8 +108,10 @@ def _new_buffer(connection) -> Buffer:
 
 
 def live_labels(model: type[models.Model]) -> tuple[str, ...]:
-    """The labels of the changelists that show rows of ``model``'s table: the model and its
-    proxies that an admin site registers (others, e.g. sessions, are not announced)."""
+    """The labels of the changelists that show rows of ``model``'s table, by the same pk: the
+    model and its proxies that an admin site registers, and under multi-table inheritance
+    its parents' and children's (a row of each is one object; the stock child pk is its
+    parent's). Others, e.g. sessions, are not announced."""
     cache = _labels  # (a registration meanwhile replaces it: what is read now is not kept)
     labels = cache.get(model)
     if labels is None:
@@ -120,11 +122,23 @@ def live_labels(model: type[models.Model]) -> tuple[str, ...]:
                     registered._meta.label_lower
                     for site in all_sites
                     for registered in site._registry
-                    if registered._meta.concrete_model is concrete
+                    if shares_rows(registered._meta.concrete_model, concrete)
                 }
             )
         )
     return labels
+
+
+def shares_rows(one: type[models.Model], other: type[models.Model]) -> bool:
+    """Whether a row of one concrete model is a row of the other, by the same pk: the same
+    model, or a child and its parent whose pk is the parent link (all the way up)."""
+    child, parent = (one, other) if other in one._meta.get_parent_list() else (other, one)
+    while child is not parent:
+        pk = child._meta.pk
+        if not (pk.one_to_one and pk.remote_field.parent_link):
+            return False
+        child = pk.related_model._meta.concrete_model
+    return True
 
 
 # model -> live_labels(model); replaced whenever a site registers or unregisters a model
@@ -206,13 +220,48 @@ def on_m2m_changed(sender, instance, action, reverse, model, pk_set, using, **kw
 
 
 def watch_deletes(model: type[models.Model]) -> None:
-    """Announce deletes of ``model``'s rows. Connected per model, for the models an admin
-    site registers: a receiver for every sender would turn off Django's fast deletes
-    (``Collector.can_fast_delete``) for every model in the project."""
+    """Announce deletes of ``model``'s rows, and the rows of it that a delete elsewhere
+    changes without a signal: ``on_delete=SET_NULL``, ``SET_DEFAULT`` and ``SET()`` (Django
+    makes those with ``update()``), and the database's own ``DB_SET_NULL``,
+    ``DB_SET_DEFAULT`` and ``DB_CASCADE`` (Django 6.1+). Connected per model, for the models
+    an admin site registers: a receiver for every sender would turn off Django's fast
+    deletes (``Collector.can_fast_delete``) for every model in the project."""
     for sender in {model, model._meta.concrete_model}:
         post_delete.connect(
             on_post_delete, sender=sender, dispatch_uid=f"realtime_admin.{sender._meta.label}"
         )
+    for field in model._meta.concrete_model._meta.concrete_fields:
+        op = field.is_relation and unsignalled_effect(field.remote_field.on_delete)
+        if op:
+            _on_delete.setdefault(field.related_model, {})[field] = op
+            pre_delete.connect(
+                on_pre_delete, sender=field.related_model, dispatch_uid="realtime_admin.on_delete"
+            )
+
+
+# A deleted row's model -> the foreign keys to it whose rows change with it, silently, and how.
+_on_delete: dict[type[models.Model], dict[models.Field, str]] = {}
+
+
+def unsignalled_effect(on_delete: Any) -> str | None:
+    """What an ``on_delete`` does to the referring rows without a signal, if anything."""
+    updates = (models.SET_NULL, models.SET_DEFAULT)
+    updates += tuple(getattr(models, name, None) for name in ("DB_SET_NULL", "DB_SET_DEFAULT"))
+    if on_delete in updates:
+        return bus.UPDATED
+    if on_delete is getattr(models, "DB_CASCADE", None):
+        return bus.DELETED
+    deconstruct = getattr(on_delete, "deconstruct", None)  # models.SET(value)
+    return bus.UPDATED if deconstruct and deconstruct()[0] == "django.db.models.SET" else None
+
+
+def on_pre_delete(sender, instance, using, **kwargs) -> None:
+    """``instance`` is about to be deleted: the rows that refer to it and will be set (or
+    deleted by the database) without a signal change with it (one query a relation, as
+    Django makes for the rows it sets)."""
+    for field, op in _on_delete.get(sender, {}).items():
+        rows = field.model._base_manager.using(using).filter(**{field.name: instance})
+        record(field.model, list(rows.values_list("pk", flat=True)), op, using)
 
 
 def connect() -> None:

@@ -208,12 +208,15 @@ def test_an_async_permission_of_an_inline_runs_with_async_hooks_or_is_reported(r
     yes. With AsyncHooks mixed in it runs; without, check E005 says so at startup."""
     site = AdminSite(name="inlines")
     site.register(Customer, AsyncModelAdmin, inlines=[inline])
-    request = rf.get("/")
-    request.user = factories.superuser()
-    customer = factories.customer()
-    model_admin = site._registry[Customer]
-    [formset] = [f for f, _ in model_admin.get_formsets_with_inlines(request, customer)]
-    errors = [e for e in check_async_hooks(None) if e.obj is inline]
+    try:
+        request = rf.get("/")
+        request.user = factories.superuser()
+        customer = factories.customer()
+        model_admin = site._registry[Customer]
+        [formset] = [f for f, _ in model_admin.get_formsets_with_inlines(request, customer)]
+        errors = [e for e in check_async_hooks(None) if e.obj is inline]
+    finally:
+        site.unregister(Customer)  # (the checks of other tests look at every site)
     if inline is AsyncNoDeletingOrders:
         assert formset.can_delete is False and errors == []
     else:

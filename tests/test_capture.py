@@ -308,3 +308,57 @@ def test_a_username_names_a_user_without_a_full_name(published):
     with realtime_admin.acting_as(bob):
         factories.order()
     assert published.actors and all(a == {"id": bob.pk, "name": "bob"} for a in published.actors)
+
+
+def test_rows_set_when_the_row_they_refer_to_is_deleted_are_announced(published):
+    """Deleting a staff user empties the owner of their orders (on_delete=SET_NULL), which
+    Django does with update(): no post_save."""
+    owner = factories.staff("dave")
+    order = factories.order(owner=owner)
+    published.clear()
+    owner_pk = owner.pk
+    owner.delete()
+    assert published == [{("auth.user", str(owner_pk)): "deleted", **orders("updated", order.pk)}]
+
+
+def test_what_each_on_delete_does_without_a_signal():
+    from django.db import models
+
+    from realtime_admin.capture import unsignalled_effect
+
+    assert unsignalled_effect(models.SET_NULL) == unsignalled_effect(models.SET(0)) == "updated"
+    assert unsignalled_effect(models.CASCADE) is None  # (its deletes send signals)
+    assert unsignalled_effect(models.PROTECT) is unsignalled_effect(models.DO_NOTHING) is None
+    if hasattr(models, "DB_CASCADE"):  # Django 6.1+: done by the database itself
+        assert unsignalled_effect(models.DB_CASCADE) == "deleted"
+        assert unsignalled_effect(models.DB_SET_NULL) == "updated"
+
+
+@pytest.fixture
+def mti_tables():
+    from django.db import connection
+
+    from realtime_admin.capture import registry_changed
+    from tests.mti import Place, Restaurant
+
+    registry_changed()  # (the "mti" site registered them on import)
+    with connection.schema_editor() as editor:
+        editor.create_model(Place)
+        editor.create_model(Restaurant)
+    yield Place, Restaurant
+    with connection.schema_editor() as editor:
+        editor.delete_model(Restaurant)
+        editor.delete_model(Place)
+
+
+def test_a_child_and_its_parent_are_one_row_to_both_changelists(published, mti_tables):
+    """Multi-table inheritance: a restaurant is a place, by the same pk. Saving either (or
+    deleting) is a change to both changelists."""
+    place_model, restaurant_model = mti_tables
+    restaurant = restaurant_model.objects.create(name="Luigi's")
+    both = ("shop.place", "shop.restaurant")
+    assert published[-1] == {(label, str(restaurant.pk)): "created" for label in both}
+    place_model.objects.filter(pk=restaurant.pk).get().save()  # a rename through the parent
+    assert published[-1] == {(label, str(restaurant.pk)): "updated" for label in both}
+    only_a_place = place_model.objects.create(name="Park")
+    assert published[-1] == {(label, str(only_a_place.pk)): "created" for label in both}
