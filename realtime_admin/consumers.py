@@ -63,6 +63,7 @@ from .permissions import (
     site_named,
     visible_pks,
 )
+from .rows import MAX_CHANGED_PKS, most_pks
 
 logger = logging.getLogger("realtime_admin")
 
@@ -80,7 +81,7 @@ TOLD_KEPT = 200  # rows a socket remembers telling its page of, lately
 # A burst reaches a page as at most one changes frame per model per FRAME_INTERVAL seconds
 # (the first at once); past MAX_PKS_PER_FRAME rows, as one resync (the page re-reads itself).
 FRAME_INTERVAL = 0.1
-MAX_PKS_PER_FRAME = 200
+MAX_PKS_PER_FRAME = MAX_CHANGED_PKS
 
 
 class Recent:
@@ -314,7 +315,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             and isinstance(content.get("presence", False), bool)
         ):
             return await self.send_error("subscribe needs a model label and a list of shown pks.")
-        if len(shown) > conf.get("MAX_REQUEST_PKS"):
+        _, model_admin = self.model_admin_of(label, site or "admin")
+        if len(shown) > most_pks(model_admin):
             return await self.send_error("Too many shown pks.")
         if label not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             return await self.send_error("Too many subscriptions.")
@@ -494,12 +496,7 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         self.user = auth.current_user(self.scope)
         if self.refusal(self.user):
             return None, set(), True
-        site = site_named(site_name)
-        try:
-            model = apps.get_model(label)
-            model_admin = site.get_model_admin(model) if site else None
-        except (LookupError, ValueError, NotRegistered):
-            return None, set(), True
+        site, model_admin = self.model_admin_of(label, site_name)
         if not (model_admin and self.may_view(site, model_admin)):
             return None, set(), True
         request = self.request()
@@ -524,6 +521,17 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
                 exc_info=True,
             )
             return None
+
+    @staticmethod
+    def model_admin_of(
+        label: str, site_name: str
+    ) -> tuple[admin.AdminSite | None, admin.ModelAdmin | None]:
+        """The admin site of this name and its ModelAdmin of this model, if registered."""
+        site = site_named(site_name)
+        try:
+            return site, site.get_model_admin(apps.get_model(label)) if site else None
+        except (LookupError, ValueError, NotRegistered):
+            return site, None
 
     def request(self):
         return request_for(self.scope, self.user)

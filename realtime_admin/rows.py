@@ -21,6 +21,8 @@ from django.http import HttpRequest, QueryDict
 from django.template import engines
 from django.urls import resolve
 
+from . import conf
+
 # The stock inclusion tags that render the parts of the page that hold counts or choices drawn
 # from the rows (a filter's values; with "Show counts", its facet counts).
 _FRAGMENTS = {
@@ -30,6 +32,10 @@ _FRAGMENTS = {
     "actions": "{% if action_form and cl.show_admin_actions %}{% admin_actions %}{% endif %}",
     "filters": "{% for spec in cl.filter_specs %}{% admin_list_filter cl spec %}{% endfor %}",
 }
+
+
+# The most changed rows a socket tells a page of in one frame (past it, the page resyncs).
+MAX_CHANGED_PKS = 200
 
 
 @functools.cache
@@ -60,6 +66,15 @@ def tab_request(request: HttpRequest, suffix: str) -> HttpRequest:
     tab.resolver_match = resolve(tab.path_info, getattr(request, "urlconf", None))
     tab._messages = DiscardedMessages(tab)
     return tab
+
+
+def most_pks(model_admin: admin.ModelAdmin | None) -> int:
+    """The most pks a tab of this changelist may name at once (``MAX_REQUEST_PKS``, or its
+    largest page, "Show all" included, and a frame's worth of changed rows beside it)."""
+    largest = 0
+    if model_admin is not None:
+        largest = max(model_admin.list_per_page, model_admin.list_max_show_all)
+    return max(conf.get("MAX_REQUEST_PKS"), largest + MAX_CHANGED_PKS)
 
 
 def render_row(cl, index: int, obj) -> str:

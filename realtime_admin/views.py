@@ -30,7 +30,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.views.decorators.http import require_http_methods
 
-from . import conf, rows, versions
+from . import rows, versions
 from .permissions import openable_object
 
 URL_SUFFIX = "__live__/"
@@ -40,8 +40,9 @@ class BadRefresh(ValueError):
     pass
 
 
-def parse_refresh(body: bytes) -> tuple[list[str], list[str], bool]:
-    """The (shown, changed, full) of a refresh request body, or ``BadRefresh``."""
+def parse_refresh(body: bytes, most: int) -> tuple[list[str], list[str], bool]:
+    """The (shown, changed, full) of a refresh request body naming at most ``most`` pks, or
+    ``BadRefresh``."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
@@ -51,7 +52,7 @@ def parse_refresh(body: bytes) -> tuple[list[str], list[str], bool]:
     shown, changed, full = data.get("shown", []), data.get("changed", []), data.get("full", False)
     if not (isinstance(shown, list) and isinstance(changed, list) and isinstance(full, bool)):
         raise BadRefresh('Expected {"shown": [...], "changed": [...], "full": false}.')
-    if len(shown) + len(changed) > conf.get("MAX_REQUEST_PKS"):
+    if len(shown) + len(changed) > most:
         raise BadRefresh("Too many primary keys in one refresh request.")
     if not all(isinstance(pk, str | int) for pk in chain(shown, changed)):
         raise BadRefresh("Primary keys must be strings or integers.")
@@ -66,7 +67,7 @@ def changelist_refresh(request: HttpRequest, model_admin: admin.ModelAdmin) -> H
     if request.method == "GET":
         return model_admin.changelist_view(tab)
     try:
-        shown, changed, full = parse_refresh(request.body)
+        shown, changed, full = parse_refresh(request.body, rows.most_pks(model_admin))
     except BadRefresh as error:
         return HttpResponseBadRequest(str(error))
     return JsonResponse(rows.changelist_state(model_admin, tab, changed, shown, full))

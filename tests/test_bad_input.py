@@ -7,6 +7,8 @@ from urllib.parse import urlencode
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
+from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -171,3 +173,32 @@ async def test_too_many_subscriptions_get_an_error_and_the_others_carry_on(monke
     frame = await communicator.receive_json_from()
     assert frame["changes"] == [{"pk": str(order.pk), "op": "created"}]
     await communicator.disconnect()
+
+
+@pytest.mark.parametrize("page_size", ["list_per_page", "list_max_show_all"])
+async def test_a_changelist_with_pages_of_more_rows_than_the_limit_can_still_be_live(
+    monkeypatch, page_size
+):
+    """MAX_REQUEST_PKS (1000) bounds a page's frames and refreshes, unless the ModelAdmin
+    shows more rows on a page (or "Show all"): then its page and a frame's changes."""
+    from django.contrib import admin
+    from shop.models import Order
+
+    monkeypatch.setattr(admin.site._registry[Order], page_size, 1200)
+    communicator, _ = await connect(await make(factories.superuser)())
+    assert (await subscribe(communicator, shown=range(1, 1401)))["type"] == "subscribed"
+    assert await subscribe(communicator, shown=range(1, 1402)) == {
+        "type": "error",
+        "message": "Too many shown pks.",
+    }
+
+    @make
+    def refresh(shown, changed):
+        client = Client()
+        client.force_login(get_user_model().objects.get(username="root"))
+        body = {"shown": [str(pk) for pk in shown], "changed": [str(pk) for pk in changed]}
+        url = "/admin/shop/order/__live__/"
+        return client.post(url, body, content_type="application/json").status_code
+
+    assert await refresh(range(1, 1201), range(2000, 2200)) == 200
+    assert await refresh(range(1, 1201), range(2000, 2201)) == 400
