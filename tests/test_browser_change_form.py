@@ -63,6 +63,7 @@ class ChangeFormTests(ChangeFormCase):
             "() => document.querySelector('#ra-change-banner .ra-banner')"
             ".textContent.includes('Changed: Status and Amount.')"
         )
+        assert avatars(alice) == ["Bob Marley"]
         writer("delete", pk=self.order.pk)
         alice.wait_for_function(
             "() => /no longer available to you, after a change by another process .*: it was "
@@ -72,6 +73,8 @@ class ChangeFormTests(ChangeFormCase):
         # The delete is the script's alone: Bob only changed the order before it.
         assert "Bob" not in alice.inner_text("#ra-change-banner .ra-banner")
         assert alice.is_hidden(".ra-reload") and alice.is_hidden(".ra-compare")
+        # Nor is anybody shown as still here: the socket no longer follows the object.
+        assert avatars(alice) == [] and alice.is_hidden(".ra-presence")
 
     def test_a_form_that_finds_its_session_over_stops_and_says_so(self):
         writer = OtherProcess()

@@ -99,13 +99,20 @@
                     this.at = Math.max(this.at || 0, message.at || 0) || null;
                 }
                 if (message.op === "deleted") {
-                    this.deleted = true;
+                    this.gone();
                     this.fields = [];
                     this.show();
                 } else {
                     this.check();
                 }
             }
+        }
+
+        // The object is no longer the user's to see: nor is who else has it open (the socket
+        // stops following it, and would tell no more).
+        gone() {
+            this.deleted = true;
+            if (this.presence) this.presence.show([]);
         }
 
         // Ask the server what differs from the version this form was loaded with; one request
@@ -134,7 +141,7 @@
                     }
                     if (status.state === "deleted" && !this.deleted) {
                         // Learnt over HTTP: whoever changed it before did not delete it.
-                        this.deleted = true;
+                        this.gone();
                         this.authors.clear();
                         this.at = null;
                     }
