@@ -63,31 +63,35 @@ class Reporter(threading.Thread):
         self._due.set()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Write nothing more (what the job ends with is written by its end)."""
+        """Write the last progress reported, if not yet written, then nothing more (the
+        job's end is written after this)."""
         self._stopped.set()
         self._due.set()
         self.join(timeout)
 
     def run(self) -> None:
         try:
-            while not self._stopped.is_set():
+            while True:
                 self._due.wait(stale_after().total_seconds() / 4)
                 self._due.clear()
-                if self._stopped.is_set():
-                    return
+                stopping = self._stopped.is_set()
                 with self._lock:
                     pending, self._pending = self._pending, None
-                try:
-                    self.write(*(pending or ({}, None)))
-                except Exception:
-                    logger.exception(
-                        "realtime_admin: could not write job %s's progress", self.job_id
-                    )
-                    connections.close_all()  # a broken connection is made anew next time
+                if pending or not stopping:  # (a heartbeat, unless the job is ending)
+                    self.try_write(*(pending or ({}, None)))
+                if stopping:
+                    return
                 if pending:
                     self._stopped.wait(WRITE_INTERVAL)
         finally:
             connections.close_all()
+
+    def try_write(self, fields: dict, state: dict | None) -> None:
+        try:
+            self.write(fields, state)
+        except Exception:
+            logger.exception("realtime_admin: could not write job %s's progress", self.job_id)
+            connections.close_all()  # a broken connection is made anew next time
 
     def write(self, fields: dict, state: dict | None) -> None:
         """Mark the job alive, with ``fields``, and tell the pages watching it."""
