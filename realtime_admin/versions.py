@@ -410,13 +410,16 @@ class VersionedForm(forms.ModelForm):
         # A kept field is cleaned as a disabled one is, from the value saved now: the form's
         # own clean_<field>() and clean() see the merged values, and it is no change of this
         # user's (nor in changed_data, so the admin's history message leaves it out).
+        # A field the user's page did not let them edit stays disabled: if the save fails,
+        # the page it returns to shows its saved value, not an empty input (its page posted
+        # nothing for it), and marks it read-only again (templatetags: _version).
         self.realtime_admin_merged = tuple(self.realtime_admin_merge() if self.is_bound else ())
         for name in self.realtime_admin_merged:
             self.fields[name].disabled = True
         try:
             super().full_clean()
         finally:
-            for name in self.realtime_admin_merged:
+            for name in self.realtime_admin_kept:
                 self.fields[name].disabled = False
 
     def clean(self) -> dict:

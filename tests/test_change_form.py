@@ -180,6 +180,24 @@ def test_status_needs_the_model_view_permission(client):
     assert status(client, order, "").status_code == 403
 
 
+def read_only_once_paid(monkeypatch, field: str, until_paid: bool = False) -> None:
+    """Order's ``field`` is read-only once the order is paid (or, ``until_paid``, until)."""
+    from django.contrib import admin
+
+    order_admin = admin.site._registry[Order]
+    stock = order_admin.get_readonly_fields
+
+    def read_only(request, obj=None):
+        paid = obj is not None and obj.status == "paid"
+        return [*stock(request, obj), *([field] if paid != until_paid else [])]
+
+    monkeypatch.setattr(order_admin, "get_readonly_fields", read_only)
+
+
+def version_input(html: str) -> str:
+    return re.search(rf'name="{VERSION_FIELD}" value="([^"]*)"', html).group(1)
+
+
 def told_input(html: str) -> str | None:
     found = re.search(rf'name="{TOLD_FIELD}" value="([^"]*)"', html)
     return found and found.group(1)
@@ -682,16 +700,7 @@ def test_a_field_read_only_on_the_loaded_page_keeps_its_saved_value(
     """The field is read-only until the order is paid. Someone else pays it; my page showed
     the field read-only, so it posts nothing for it, and now the form would take that for
     "empty". The save keeps the field as saved, whoever changed it."""
-    from django.contrib import admin
-
-    order_admin = admin.site._registry[Order]
-    stock = order_admin.get_readonly_fields
-
-    def read_only_until_paid(request, obj=None):
-        paid = obj is not None and obj.status == "paid"
-        return [*stock(request, obj), *([] if paid else [field])]
-
-    monkeypatch.setattr(order_admin, "get_readonly_fields", read_only_until_paid)
+    read_only_once_paid(monkeypatch, field, until_paid=True)
     bob = factories.staff("bob")
     order = factories.order(status="new", owner=bob)
     order.tags.add(Tag.objects.create(name="gift"))
@@ -713,16 +722,7 @@ def test_a_change_to_a_field_that_became_read_only_is_refused_once_not_dropped(
     """The amount is read-only once the order is paid. I change the amount; meanwhile
     someone else pays the order. The stock admin would save the rest and drop my amount
     without a word: the save is refused once and says so; saving again saves the rest."""
-    from django.contrib import admin
-
-    order_admin = admin.site._registry[Order]
-    stock = order_admin.get_readonly_fields
-
-    def amount_fixed_once_paid(request, obj=None):
-        paid = obj is not None and obj.status == "paid"
-        return [*stock(request, obj), *(["amount"] if paid else [])]
-
-    monkeypatch.setattr(order_admin, "get_readonly_fields", amount_fixed_once_paid)
+    read_only_once_paid(monkeypatch, "amount")
     order = factories.order(status="new", amount="10.00", number="A-1")
     version, _ = loaded(root_client, order)
     Order.objects.filter(pk=order.pk).update(status="paid")
@@ -743,18 +743,7 @@ def test_a_change_to_a_field_that_became_read_only_is_refused_once_not_dropped(
 
 
 def test_a_field_left_alone_that_became_read_only_refuses_nothing(root_client, monkeypatch):
-    from django.contrib import admin
-
-    order_admin = admin.site._registry[Order]
-    stock = order_admin.get_readonly_fields
-    monkeypatch.setattr(
-        order_admin,
-        "get_readonly_fields",
-        lambda request, obj=None: [
-            *stock(request, obj),
-            *(["amount"] if obj.status == "paid" else []),
-        ],
-    )
+    read_only_once_paid(monkeypatch, "amount")
     order = factories.order(status="new", amount="10.00", number="A-1")
     version, _ = loaded(root_client, order)
     Order.objects.filter(pk=order.pk).update(status="paid")
@@ -763,3 +752,49 @@ def test_a_field_left_alone_that_became_read_only_refuses_nothing(root_client, m
     assert root_client.post(f"{ORDERS}{order.pk}/change/", mine).status_code == 302
     order.refresh_from_db()
     assert (order.status, order.number, str(order.amount)) == ("paid", "A-2", "10.00")
+
+
+def test_a_page_a_failed_save_returns_to_shows_what_it_could_not_edit_as_saved(
+    root_client, monkeypatch
+):
+    """The amount was read-only on my page, and is editable now (someone paid the order).
+    My save fails on another field: the page it returns to shows the amount as saved,
+    disabled (my page posted none, and the stock admin would show an empty input), and
+    says so in its version: saving from there keeps it."""
+    read_only_once_paid(monkeypatch, "amount", until_paid=True)
+    order = factories.order(status="new", amount="10.00")
+    version, _ = loaded(root_client, order)
+    assert "-amount:" in version
+    Order.objects.filter(pk=order.pk).update(status="paid")
+    mine = form_data(order, version, number="")  # a required field left empty
+    del mine["amount"], mine["status"]
+    html = root_client.post(f"{ORDERS}{order.pk}/change/", mine).content.decode()
+    assert re.search(r'<input[^>]*name="amount"[^>]*value="10.00"[^>]*disabled', html)
+    assert "-amount:" in version_input(html)
+    again = {**mine, "number": "A-9", "amount": "99.00", VERSION_FIELD: version_input(html)}
+    assert root_client.post(f"{ORDERS}{order.pk}/change/", again).status_code == 302
+    order.refresh_from_db()
+    assert (order.number, str(order.amount)) == ("A-9", "10.00")
+
+
+def test_a_field_shown_read_only_after_a_refusal_is_not_taken_for_a_lost_change(
+    root_client, monkeypatch
+):
+    """Tags were editable on my page; someone else pays the order (tags become read-only)
+    and changes the amount, as I do. Refused once for the amount, the page shows the tags
+    read-only and posts none: saving again is not refused over tags I never touched."""
+    read_only_once_paid(monkeypatch, "tags")
+    order = factories.order(status="new", amount="10.00")
+    order.tags.add(Tag.objects.create(name="gift"))
+    version, _ = loaded(root_client, order)
+    Order.objects.filter(pk=order.pk).update(status="paid", amount="12.00")
+    mine = form_data(order, version, amount="99.00", tags=[tag.pk for tag in order.tags.all()])
+    mine.pop("status")
+    html = root_client.post(f"{ORDERS}{order.pk}/change/", mine).content.decode()
+    assert "since you opened it: Amount." in html and "-tags:" in version_input(html)
+    again = {**mine, VERSION_FIELD: version_input(html), TOLD_FIELD: told_input(html)}
+    del again["tags"]  # shown read-only now: not posted
+    response = root_client.post(f"{ORDERS}{order.pk}/change/", again)
+    assert response.status_code == 302, response.context["errors"]
+    order.refresh_from_db()
+    assert (str(order.amount), [tag.name for tag in order.tags.all()]) == ("99.00", ["gift"])

@@ -14,6 +14,7 @@ from ..integration import object_url_name, url_name
 from ..versions import (
     TOLD_FIELD,
     VERSION_FIELD,
+    decode,
     encode,
     not_editable,
     shown_inlines,
@@ -144,29 +145,37 @@ def _change_form(context) -> tuple:
 
 
 def _version(context, adminform, original) -> str:
-    """The version the form's input was made on, worked out once per page. After a failed
-    save, the instance holds the user's input: the form read the saved version before."""
+    """The version the form's input was made on, worked out once per page, marked with the
+    fields this form shows read-only. After a failed save, the instance holds the user's
+    input: the form read the saved version before."""
     cached = getattr(adminform, "realtime_admin_version", None)
-    if cached is None:
-        # After a failed save: the version the user's input was made on, still (if it was
-        # damaged, as posted: the page's saves stay refused until it is reloaded).
-        cached = getattr(adminform.form, "realtime_admin_carried", None)
-    if cached is None:
+    if cached is not None:
+        return cached
+    carried = getattr(adminform.form, "realtime_admin_carried", None)
+    if carried is not None:
+        # After a failed save: the version the user's input was made on, still, marked for
+        # the form shown now (what it lets them edit may differ from the page they loaded).
+        try:
+            version = decode(carried)
+        except ValueError:  # as posted: the page's saves stay refused until it is reloaded
+            adminform.realtime_admin_version = carried
+            return carried
+    else:
         version = getattr(adminform.form, "realtime_admin_version", None)
-        if version is None:  # from what the page reads anyway: no extra query
-            model_admin, request = adminform.model_admin, context.get("request")
-            formsets = [
-                (inline.opts, inline.formset) for inline in context.get("inline_admin_formsets", [])
-            ]
-            version = version_of(
-                model_admin,
-                request,
-                original,
-                initial=adminform.form.initial,
-                inlines=shown_inlines(model_admin, request, original, formsets),
-            )
-        cached = encode(version, read_only=not_editable(adminform.form, version))
-        adminform.realtime_admin_version = cached
+    if version is None:  # from what the page reads anyway: no extra query
+        model_admin, request = adminform.model_admin, context.get("request")
+        formsets = [
+            (inline.opts, inline.formset) for inline in context.get("inline_admin_formsets", [])
+        ]
+        version = version_of(
+            model_admin,
+            request,
+            original,
+            initial=adminform.form.initial,
+            inlines=shown_inlines(model_admin, request, original, formsets),
+        )
+    cached = encode(version, read_only=not_editable(adminform.form, version))
+    adminform.realtime_admin_version = cached
     return cached
 
 
