@@ -362,3 +362,6 @@ def test_a_child_and_its_parent_are_one_row_to_both_changelists(published, mti_t
     assert published[-1] == {(label, str(restaurant.pk)): "updated" for label in both}
     only_a_place = place_model.objects.create(name="Park")
     assert published[-1] == {(label, str(only_a_place.pk)): "created" for label in both}
+    pk = restaurant.pk
+    place_model.objects.filter(pk=pk).delete()  # the restaurant goes with it
+    assert published[-1] == {(label, str(pk)): "deleted" for label in both}

@@ -53,11 +53,15 @@ class JobQuerySet(models.QuerySet):
 
     def fail_stale(self) -> int:
         """Mark jobs whose worker died as failed, so none stays "running" forever."""
-        return self.stale().update(
+        stale = list(self.stale().values_list("pk", flat=True))
+        failed = Job.objects.filter(pk__in=stale, status=Job.Status.RUNNING).update(
             status=Job.Status.FAILED,
             error=str(_("The worker running this job stopped.")),
             finished_at=timezone.now(),
         )
+        if failed:
+            announce(stale)
+        return failed
 
 
 class Job(models.Model):
@@ -131,9 +135,7 @@ class Job(models.Model):
 
     def publish(self) -> None:
         """Tell the pages watching this job its state (best effort, like every notice)."""
-        from .. import bus
-
-        bus.publish_job(self.pk, self.state())
+        publish_state(self.pk, self.state())
 
     def tell_its_users_tabs(self) -> None:
         """Once the transaction under way commits (so they can read it), tell the pages of
@@ -161,3 +163,18 @@ class Job(models.Model):
         if not self.started_at:
             return None
         return (self.finished_at or timezone.now()) - self.started_at
+
+
+def publish_state(job_id: int, state: dict) -> None:
+    """Tell the pages watching a job its state, and the Background jobs changelists that
+    its row changed (written with ``update()``, which sends no signal)."""
+    from .. import bus
+
+    bus.publish_job(job_id, state)
+    announce([job_id])
+
+
+def announce(job_ids: list[int]) -> None:
+    from .. import bus, capture
+
+    capture.record(Job, job_ids, bus.UPDATED, router.db_for_write(Job), explicit=True)

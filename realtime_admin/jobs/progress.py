@@ -26,7 +26,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections, models
 from django.utils import timezone
 
-from .models import Job, stale_after
+from .models import Job, publish_state, stale_after
 
 logger = logging.getLogger("realtime_admin.jobs")
 
@@ -95,12 +95,10 @@ class Reporter(threading.Thread):
 
     def write(self, fields: dict, state: dict | None) -> None:
         """Mark the job alive, with ``fields``, and tell the pages watching it."""
-        from .. import bus
-
         updated = Job.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now(), **fields)
         self.gone = not updated
         if updated and state is not None:
-            bus.publish_job(self.job_id, state)
+            publish_state(self.job_id, state)
 
 
 class JobContext:
