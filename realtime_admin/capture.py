@@ -226,20 +226,29 @@ def watch_deletes(model: type[models.Model]) -> None:
     ``DB_SET_DEFAULT`` and ``DB_CASCADE`` (Django 6.1+). Connected per model, for the models
     an admin site registers: a receiver for every sender would turn off Django's fast
     deletes (``Collector.can_fast_delete``) for every model in the project."""
-    for sender in {model, model._meta.concrete_model}:
+    # Deleted through the model or any proxy of it: the signals name the one used.
+    for sender in {model, *sharing_a_table(model)}:
         post_delete.connect(
             on_post_delete, sender=sender, dispatch_uid=f"realtime_admin.{sender._meta.label}"
         )
     for field in model._meta.concrete_model._meta.concrete_fields:
         op = field.is_relation and unsignalled_effect(field.remote_field.on_delete)
         if op:
-            _on_delete.setdefault(field.related_model, {})[field] = op
-            pre_delete.connect(
-                on_pre_delete, sender=field.related_model, dispatch_uid="realtime_admin.on_delete"
-            )
+            _on_delete.setdefault(field.related_model._meta.concrete_model, {})[field] = op
+            for sender in sharing_a_table(field.related_model):
+                pre_delete.connect(
+                    on_pre_delete, sender=sender, dispatch_uid="realtime_admin.on_delete"
+                )
 
 
-# A deleted row's model -> the foreign keys to it whose rows change with it, silently, and how.
+def sharing_a_table(model: type[models.Model]) -> list[type[models.Model]]:
+    """``model``'s concrete model and its proxies."""
+    concrete = model._meta.concrete_model
+    return [other for other in apps.get_models() if other._meta.concrete_model is concrete]
+
+
+# A deleted row's concrete model -> the foreign keys to it whose rows change with it without
+# a signal, and how.
 _on_delete: dict[type[models.Model], dict[models.Field, str]] = {}
 
 
@@ -257,9 +266,9 @@ def unsignalled_effect(on_delete: Any) -> str | None:
 
 def on_pre_delete(sender, instance, using, **kwargs) -> None:
     """``instance`` is about to be deleted: the rows that refer to it and will be set (or
-    deleted by the database) without a signal change with it (one query a relation, as
-    Django makes for the rows it sets)."""
-    for field, op in _on_delete.get(sender, {}).items():
+    deleted by the database) without a signal change with it. One query a deleted row and
+    relation: deleting many such rows at once costs as many queries more."""
+    for field, op in _on_delete.get(sender._meta.concrete_model, {}).items():
         rows = field.model._base_manager.using(using).filter(**{field.name: instance})
         record(field.model, list(rows.values_list("pk", flat=True)), op, using)
 

@@ -552,47 +552,49 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
                 code = CLOSE_SERVER_ERROR  # fail closed; the page reconnects and tries again
             if code:
                 return await self.end(code)
-            for label in narrowed:  # the page may show rows its user may no longer see
-                if label in self.subscriptions:
+            for label, gone in narrowed.items():  # the page may show rows its user may not see
+                if (subscription := self.subscriptions.get(label)) is not None:
+                    for pk in gone:  # (it re-reads them now: not a reason to, next time)
+                        subscription.shown.discard(pk)
                     await self.send_json({"type": "resync", "model": label})
 
-    def recheck(self) -> tuple[int | None, list[str]]:
+    def recheck(self) -> tuple[int | None, dict[str, set[str]]]:
         """The close code if the user may no longer see everything this socket follows; and
-        the changelists whose pages may show rows the user's rules no longer let them see:
-        the rules narrow now (they were seeing every row), or rows the page shows left them
-        (say, the user moved to another team)."""
+        the changelists whose pages may show rows the user's rules no longer let them see,
+        with those rows where known: the rules narrow now (they were seeing every row), or
+        rows the page shows left them (say, the user moved to another team)."""
         from .jobs.models import Job
 
         previous, self.user = self.user, auth.current_user(self.scope)
         if not self.user.is_authenticated or self.user.pk != previous.pk:
-            return CLOSE_SESSION_CHANGED, []
+            return CLOSE_SESSION_CHANGED, {}
         code = self.refusal(self.user)
         if code:
-            return code, []
+            return code, {}
         # (Copies: this runs in a database thread while the socket's loop may change them.)
-        narrowed = []
+        narrowed = {}
         for label, subscription in list(self.subscriptions.items()):
             if not self.may_view(subscription.site, subscription.model_admin):
-                return CLOSE_FORBIDDEN, []
+                return CLOSE_FORBIDDEN, {}
             # A user's rules may have changed (e.g. no longer a superuser): narrow from now.
             request = self.request()
             narrows = narrows_rows(subscription.model_admin, request)
             if narrows and not subscription.row_rules:
-                narrowed.append(label)
+                narrowed[label] = set()
             elif narrows:
                 shown = list(subscription.shown.keys())
                 visible = self.verified(subscription.model_admin, request, shown)
                 if visible is None or len(visible) < len(shown):
-                    narrowed.append(label)
+                    narrowed[label] = set(shown) - (visible or set())
             subscription.row_rules = narrows
         for (_, pk), watched in list(self.objects.items()):
             if not self.may_view(watched.site, watched.model_admin):
-                return CLOSE_FORBIDDEN, []
+                return CLOSE_FORBIDDEN, {}
             if not self.may_see_object(watched.model_admin, pk):
-                return CLOSE_FORBIDDEN, []
+                return CLOSE_FORBIDDEN, {}
         for job in Job.objects.filter(pk__in=self.jobs):
             if not job.may_be_seen_by(self.user):
-                return CLOSE_FORBIDDEN, []
+                return CLOSE_FORBIDDEN, {}
         return None, narrowed
 
     # Events from the hub (hub.py)

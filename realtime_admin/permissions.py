@@ -42,8 +42,9 @@ def site_named(name: str) -> admin.AdminSite | None:
 def narrows_rows(model_admin: admin.ModelAdmin, request: HttpRequest) -> bool:
     """Whether the changelist may leave out some of the table's rows for this request's user:
     ``get_queryset()`` filters (rules per user, or a default manager that hides rows), slices
-    or combines. A superuser under an "own orders only" rule gets the whole table: the
-    socket then need not ask the database which of a change's rows they may see."""
+    or combines, or the model is a multi-table child. A superuser under an "own orders only"
+    rule gets the whole table: the socket then need not ask the database which of a
+    change's rows they may see."""
     try:
         queryset = model_admin.get_queryset(request)
     except Exception:  # e.g. rules that need a real request: check each change (fail closed)
@@ -57,6 +58,8 @@ def narrows_rows(model_admin: admin.ModelAdmin, request: HttpRequest) -> bool:
         or query.distinct_fields  # DISTINCT ON: one row a group
         or queryset._db is not None  # another database's rows (events do not say which)
         or query.model._meta.concrete_model is not concrete
+        # A multi-table child: its list hears of its parents' rows, not all of them its own.
+        or bool(concrete._meta.parents)
     )
 
 

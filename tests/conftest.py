@@ -121,3 +121,20 @@ def pytest_sessionstart(session):
         pytest.exit(
             f"PostgreSQL is not reachable, skipping the PostgreSQL run: {error}", returncode=0
         )
+
+
+@pytest.fixture
+def mti_tables():
+    from django.db import connection
+
+    from realtime_admin.capture import registry_changed
+    from tests.mti import Place, Restaurant
+
+    registry_changed()  # (the "mti" site registered them on import)
+    with connection.schema_editor() as editor:
+        editor.create_model(Place)
+        editor.create_model(Restaurant)
+    yield Place, Restaurant
+    with connection.schema_editor() as editor:
+        editor.delete_model(Restaurant)
+        editor.delete_model(Place)

@@ -441,3 +441,19 @@ async def test_a_jobs_frame_needs_a_model_and_a_site(frame):
     communicator, _ = await connect(await make(factories.superuser)())
     await communicator.send_json_to({"type": "jobs", **frame})
     assert (await communicator.receive_json_from())["type"] == "error"
+
+
+async def test_a_multi_table_childs_list_carries_no_pk_of_a_parent_row_not_its_own(mti_tables):
+    """A place that is not a restaurant is no row of the restaurants' list: its pk does not
+    reach it (the list hears of every place, and checks which are its own)."""
+    place_model, restaurant_model = mti_tables
+    communicator, _ = await connect(await make(factories.superuser)())
+    await communicator.send_json_to(
+        {"type": "subscribe", "model": "shop.restaurant", "site": "mti", "shown": []}
+    )
+    assert (await communicator.receive_json_from())["type"] == "subscribed"
+    await make(place_model.objects.create)(name="Park")
+    restaurant = await make(restaurant_model.objects.create)(name="Luigi's")
+    frame = await communicator.receive_json_from()
+    assert frame["changes"] == [{"pk": str(restaurant.pk), "op": "created"}]
+    assert await communicator.receive_nothing(timeout=0.3)

@@ -90,7 +90,8 @@
             }
             if (message.model !== this.config.model || message.pk !== this.config.pk) return;
             if (message.type === "presence") {
-                if (this.presence) this.presence.show(message.users);
+                // (None once the object is gone: a frame may still be on its way.)
+                if (this.presence && !this.deleted) this.presence.show(message.users);
             } else if (message.type === "object") {
                 if (message.op) {
                     // A delete is this event's alone, whoever changed the object before it.
