@@ -2,7 +2,7 @@
 and of 100, with the app installed and publishing to a real Redis, against the same saves
 without the app, measured in the same run.
 
-    python bench/save_path.py [--count 10000] [--pairs 6] [--block 500]
+    python bench/save_path.py [--count 10000] [--pairs 4] [--block 1000]
 
 Starts a throwaway redis-server (or uses REDIS_URL). For each transaction size, ``--pairs``
 pairs of processes run, one pair after another, each process on a fresh SQLite database:
@@ -149,8 +149,8 @@ def measure(per_transaction: int, count: int, pairs: int, block: int, redis: str
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000, help="saves of each variant")
-    parser.add_argument("--pairs", type=int, default=6, help="pairs of processes")
-    parser.add_argument("--block", type=int, default=500, help="saves in one turn")
+    parser.add_argument("--pairs", type=int, default=4, help="pairs of processes")
+    parser.add_argument("--block", type=int, default=1000, help="saves in one turn")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
