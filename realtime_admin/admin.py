@@ -31,7 +31,7 @@ class JobAdmin(admin.ModelAdmin):
     its next step), live like any changelist."""
 
     # Few columns, so that the list fits beside the navigation sidebar at 1280 px.
-    list_display = ["description", "model", "state", "user", "created_at", "took"]
+    list_display = ["description", "state", "user", "created_at", "took"]
     list_filter = ["status", "model"]
     search_fields = ["description", "action"]
     list_select_related = ["user"]
