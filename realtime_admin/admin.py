@@ -40,18 +40,11 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description=_("status"), ordering="status")
     def state(self, job: Job) -> str:
         """ "Running: 3 of 40" """
-        if job.total is None and not job.done:
-            return job.get_status_display()
-        done = (
-            str(job.done)
-            if job.total is None
-            else _("%(done)s of %(total)s")
-            % {
-                "done": job.done,
-                "total": job.total,
-            }
-        )
-        return f"{job.get_status_display()}: {done}"
+        status = job.get_status_display()
+        if job.total is not None:
+            done = _("%(done)s of %(total)s") % {"done": job.done, "total": job.total}
+            return f"{status}: {done}"
+        return f"{status}: {job.done}" if job.done else status
 
     @admin.display(description=_("duration"), ordering="finished_at")
     def took(self, job: Job) -> str:
