@@ -67,6 +67,8 @@ class Buffer:
         self.published = True
         changes: dict[str, dict[str, str]] = {}
         for labels, rows in self.changes.items():
+            if not rows:  # (none, or each created and deleted again: nothing to say)
+                continue
             for label in labels:
                 # (A label in two keys: a proxy's admin was registered during the transaction.)
                 changes[label] = {**changes[label], **rows} if label in changes else rows
@@ -171,8 +173,11 @@ def record(
                 return  # no buffer (and no on_commit) for writes nobody shows
             buffer = _new_buffer(connection)
         buffer.add(model, pks, op)
-    elif (explicit or connection.get_autocommit()) and (labels := live_labels(model)):
-        rows = {str(pk): op for pk in pks}
+    elif (
+        (explicit or connection.get_autocommit())
+        and (labels := live_labels(model))
+        and (rows := {str(pk): op for pk in pks})  # (no message for no rows)
+    ):
         bus.publish(dict.fromkeys(labels, rows), by=actor.current())
 
 

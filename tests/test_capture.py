@@ -322,6 +322,17 @@ def test_rows_set_when_the_row_they_refer_to_is_deleted_are_announced(published)
     assert published == [{("auth.user", str(owner_pk)): "deleted", **orders("updated", order.pk)}]
 
 
+def test_a_delete_that_sets_no_rows_announces_none(monkeypatch):
+    """A user who owns no orders: the orders' changelists hear nothing (not a message
+    without rows) when that user is deleted."""
+    owner = factories.staff("frank")
+    factories.order()  # someone else's
+    labels = []
+    monkeypatch.setattr(bus, "publish", lambda changes, by=None: labels.append(sorted(changes)))
+    owner.delete()
+    assert labels == [["auth.user"]]
+
+
 class StaffMember(get_user_model()):
     """A proxy of the user model, as a "staff members" admin might use (not registered)."""
 
