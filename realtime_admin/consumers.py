@@ -240,7 +240,6 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         an object is one place whichever admin shows it (its model's, or a proxy's)."""
         if pk is not None:
             label = apps.get_model(label)._meta.concrete_model._meta.label_lower
-            site = None
         return presence.place_of(label, pk, site)
 
     async def enter(self, label: str, pk: str | None, site: str | None = None) -> None:
@@ -315,14 +314,14 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             and isinstance(content.get("presence", False), bool)
         ):
             return await self.send_error("subscribe needs a model label and a list of shown pks.")
-        _, model_admin = self.model_admin_of(label, site or "admin")
-        if len(shown) > most_pks(model_admin):
+        registered = self.model_admin_of(label, site or "admin")
+        if len(shown) > most_pks(registered[1]):
             return await self.send_error("Too many shown pks.")
         if label not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             return await self.send_error("Too many subscriptions.")
         claimed = {str(pk) for pk in shown}
         found, shown, row_rules = await database_sync_to_async(self.authorize)(
-            label, site or "admin", list(claimed)
+            *registered, list(claimed)
         )
         if found is None:
             if label in self.subscriptions:  # allowed before, not now
@@ -387,7 +386,8 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
         key = (label, pk)
         if key not in self.objects and len(self.objects) >= MAX_SUBSCRIPTIONS:
             return await self.send_error("Too many subscriptions.")
-        found, _, narrows = await database_sync_to_async(self.authorize)(label, site or "admin", [])
+        registered = self.model_admin_of(label, site or "admin")
+        found, _, narrows = await database_sync_to_async(self.authorize)(*registered, [])
         try:
             allowed = found is not None and await database_sync_to_async(self.may_see_object)(
                 found[1], pk
@@ -486,17 +486,19 @@ class ChangelistConsumer(AsyncJsonWebsocketConsumer):
             await self.hub.leave(bus.job_group(job["id"]), self)
 
     def authorize(
-        self, label: str, site_name: str, claimed: list[str]
+        self,
+        site: admin.AdminSite | None,
+        model_admin: admin.ModelAdmin | None,
+        claimed: list[str],
     ) -> tuple[tuple[admin.AdminSite, admin.ModelAdmin] | None, set[str] | None, bool]:
-        """The site and ModelAdmin of ``label`` if this socket's user, as things stand now,
-        may view its changelist; which of the claimed shown pks they may see (what the page
-        says it shows is not trusted: deletes are told only for those; None if that cannot
-        be told, see ``verified``); and whether their changelist may leave rows out
-        (``narrows_rows``)."""
+        """The site and ModelAdmin (``model_admin_of``) if this socket's user, as things
+        stand now, may view its changelist; which of the claimed shown pks they may see
+        (what the page says it shows is not trusted: deletes are told only for those; None
+        if that cannot be told, see ``verified``); and whether their changelist may leave
+        rows out (``narrows_rows``)."""
         self.user = auth.current_user(self.scope)
         if self.refusal(self.user):
             return None, set(), True
-        site, model_admin = self.model_admin_of(label, site_name)
         if not (model_admin and self.may_view(site, model_admin)):
             return None, set(), True
         request = self.request()
