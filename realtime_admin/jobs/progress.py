@@ -46,12 +46,11 @@ class Reporter(threading.Thread):
     the action keeps open. (An action may wrap its whole loop in ``transaction.atomic()``:
     progress written there would stay invisible until the end, and the job's row locked
     against the pages that look for jobs whose worker died.) A database error is logged and
-    the next write tried; a job whose row was deleted is told so (``gone``)."""
+    the next write tried."""
 
     def __init__(self, job_id: int) -> None:
         super().__init__(name=f"realtime_admin-job-{job_id}-progress", daemon=True)
         self.job_id = job_id
-        self.gone = False
         self._stopped, self._due = threading.Event(), threading.Event()
         self._lock = threading.Lock()
         self._pending: tuple[dict, dict] | None = None  # (fields to write, state to publish)
@@ -96,7 +95,6 @@ class Reporter(threading.Thread):
     def write(self, fields: dict, state: dict | None) -> None:
         """Mark the job alive, with ``fields``, and tell the pages watching it."""
         updated = Job.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now(), **fields)
-        self.gone = not updated
         if updated and state is not None:
             publish_state(self.job_id, state)
 
@@ -120,7 +118,7 @@ class JobContext:
         if not self._cancelled and time.monotonic() - self._checked_at >= WRITE_INTERVAL:
             self._checked_at = time.monotonic()
             asked = Job.objects.filter(pk=self.id).values_list("cancel_requested", flat=True)
-            self._cancelled = self._reporter.gone or asked.first() in (True, None)
+            self._cancelled = asked.first() in (True, None)  # (None: the row is gone)
         return self._cancelled
 
     async def acancelled(self) -> bool:
