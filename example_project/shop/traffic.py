@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Customer, Order, Tag
+from .models import Coupon, Customer, Order, Tag
 
 CUSTOMERS = [
     ("Ada Lovelace", "London"),
@@ -25,6 +25,8 @@ CUSTOMERS = [
     ("Frances Allen", "Peru, NY"),
 ]
 TAGS = ["gift", "express", "wholesale", "returning"]
+# Coupons are keyed by their code: any text, slashes included.
+COUPONS = [("WELCOME10", "New customers", 10), ("SPRING/25", "Spring sale", 25)]
 NEXT_STATUS = {
     Order.Status.NEW: Order.Status.PAID,
     Order.Status.PAID: Order.Status.SHIPPED,
@@ -52,6 +54,9 @@ def ensure_users() -> None:
 def seed(orders: int = 40, rng: random.Random | None = None) -> None:
     rng = rng or random.Random(1)
     ensure_users()
+    if not Coupon.objects.exists():  # (also in a demo database seeded before coupons)
+        for code, description, percent_off in COUPONS:
+            Coupon.objects.create(code=code, description=description, percent_off=percent_off)
     if Customer.objects.exists():
         return
     owners = list(get_user_model().objects.filter(username__in=["demo", "alice"])) + [None]
